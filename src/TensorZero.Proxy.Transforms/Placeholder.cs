@@ -1,0 +1,1 @@
+namespace TensorZero.Proxy.Transforms; internal static class Placeholder { }

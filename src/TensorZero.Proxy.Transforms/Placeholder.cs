@@ -1,1 +1,0 @@
-namespace TensorZero.Proxy.Transforms; internal static class Placeholder { }

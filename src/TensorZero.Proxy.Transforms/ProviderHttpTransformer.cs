@@ -1,0 +1,187 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace TensorZero.Proxy.Transforms;
+
+/// <summary>
+/// The request and response transform of every provider attempt.
+/// Request: built from scratch instead of copied from the client's, so no client header (Authorization,
+/// Cookie, X-Forwarded-*, ...) reaches a provider unless a policy forwards it.
+/// Response: the commit point. A retryable status is suppressed; a stream is peeked until its first event
+/// and a non-streaming body is read whole, both under the attempt's pre-commit deadline, so a provider that
+/// answers 200 and then stalls can still be failed over. Only then are status and headers copied.
+/// </summary>
+public sealed class ProviderHttpTransformer : HttpTransformer
+{
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private static readonly ProductInfoHeaderValue UserAgent = new("TensorZero.Proxy", "1.0");
+
+    /// <summary>The shared instance; the transformer keeps no state of its own.</summary>
+    public static ProviderHttpTransformer Instance { get; } = new();
+
+    private ProviderHttpTransformer()
+    {
+    }
+
+    /// <inheritdoc />
+    public override ValueTask TransformRequestAsync(
+        HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        ArgumentNullException.ThrowIfNull(proxyRequest);
+
+        var attempt = GetAttempt(httpContext);
+        var policy = attempt.Policy;
+
+        // Deliberately no call to base: it would copy every client header.
+        proxyRequest.RequestUri = policy.RequestUri;
+        proxyRequest.Method = HttpMethod.Post;
+
+        // A replayable body made from bytes we already hold; YARP's streaming copy of the client body is
+        // never started, because the middleware has read that body once already.
+        var content = new ReadOnlyMemoryContent(attempt.Body);
+        content.Headers.ContentType = JsonContentType;
+        proxyRequest.Content = content;
+
+        var headers = proxyRequest.Headers;
+        headers.Accept.ParseAdd("application/json");
+        headers.Accept.ParseAdd("text/event-stream");
+        headers.UserAgent.Add(UserAgent);
+        if (policy.AuthHeaderName is not null)
+        {
+            headers.TryAddWithoutValidation(policy.AuthHeaderName, policy.AuthHeaderValue);
+        }
+
+        return default;
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask<bool> TransformResponseAsync(
+        HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        if (proxyResponse is null)
+        {
+            return await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        }
+
+        var attempt = GetAttempt(httpContext);
+        var status = (int)proxyResponse.StatusCode;
+        attempt.UpstreamStatusCode = status;
+        if (ProxyAttemptFeature.IsRetryableStatus(status))
+        {
+            // Nothing of a failed attempt reaches the client: not its status, not its headers
+            // (retry-after, ...), not its body. The middleware clears the response and tries the next provider.
+            attempt.Fail(AttemptFailureKind.RetryableStatus, $"status {status}");
+            return false;
+        }
+
+        if (status is >= 200 and < 300 && !await PrepareSuccessBodyAsync(httpContext, proxyResponse, attempt, cancellationToken))
+        {
+            return false;
+        }
+        if (!attempt.Committed && !attempt.TryCommit())
+        {
+            attempt.Fail(AttemptFailureKind.TimedOut, "deadline reached before the response could be sent");
+            return false;
+        }
+
+        var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        // A provider's cookies belong to the gateway's connection to it, never to the client.
+        httpContext.Response.Headers.Remove("Set-Cookie");
+        return copyBody;
+    }
+
+    /// <summary>Peeks a stream / buffers a body before commit. False when the attempt failed instead.</summary>
+    private static async ValueTask<bool> PrepareSuccessBodyAsync(
+        HttpContext httpContext, HttpResponseMessage proxyResponse, ProxyAttemptFeature attempt, CancellationToken cancellationToken)
+    {
+        var original = proxyResponse.Content;
+        var isEventStream = string.Equals(original.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+        HttpContent replacement;
+        try
+        {
+            var upstream = await original.ReadAsStreamAsync(cancellationToken);
+            if (isEventStream)
+            {
+                var sse = new SseResponseStream(upstream, attempt);
+                if (!await sse.PeekFirstEventAsync(cancellationToken))
+                {
+                    await sse.DisposeAsync();
+                    attempt.Fail(AttemptFailureKind.NoFirstToken, "the stream ended before its first event");
+                    return false;
+                }
+                if (!attempt.TryCommit())
+                {
+                    await sse.DisposeAsync();
+                    attempt.Fail(AttemptFailureKind.TimedOut, "deadline reached at the first event");
+                    return false;
+                }
+                sse.StartPostCommitDeadline(attempt.RemainingAfterCommit?.Invoke());
+                replacement = new StreamContent(sse);
+            }
+            else
+            {
+                var body = await ReadBodyAsync(upstream, attempt.MaxBufferedResponseBytes, cancellationToken);
+                if (body is null)
+                {
+                    attempt.Fail(AttemptFailureKind.BodyTooLarge, $"response body over {attempt.MaxBufferedResponseBytes} bytes");
+                    return false;
+                }
+                attempt.FirstTokenAt = attempt.TimeProvider.GetTimestamp();
+                if (attempt.Rewriter is { } rewriter && IsJson(original))
+                {
+                    body = rewriter.RewriteBody(body);
+                }
+                replacement = new ByteArrayContent(body);
+            }
+        }
+        catch (OperationCanceledException) when (!httpContext.RequestAborted.IsCancellationRequested)
+        {
+            attempt.Fail(AttemptFailureKind.TimedOut, isEventStream ? "no first event before the deadline" : "no complete body before the deadline");
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException && !httpContext.RequestAborted.IsCancellationRequested)
+        {
+            attempt.Fail(AttemptFailureKind.ReadError, "the connection broke before the response was complete");
+            return false;
+        }
+
+        foreach (var header in original.Headers)
+        {
+            if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                replacement.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+        proxyResponse.Content = replacement;
+        return true;
+    }
+
+    private static bool IsJson(HttpContent content) =>
+        content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task<byte[]?> ReadBodyAsync(Stream stream, int limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        while (true)
+        {
+            var read = await stream.ReadAsync(chunk, cancellationToken);
+            if (read == 0)
+            {
+                return buffer.ToArray();
+            }
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+            buffer.Write(chunk, 0, read);
+        }
+    }
+
+    private static ProxyAttemptFeature GetAttempt(HttpContext httpContext) =>
+        httpContext.Features.Get<ProxyAttemptFeature>()
+        ?? throw new InvalidOperationException($"{nameof(ProxyAttemptFeature)} must be set before forwarding.");
+}

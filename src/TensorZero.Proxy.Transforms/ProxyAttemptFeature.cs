@@ -1,0 +1,136 @@
+namespace TensorZero.Proxy.Transforms;
+
+/// <summary>Why an attempt that got response headers still failed before it committed.</summary>
+public enum AttemptFailureKind
+{
+    /// <summary>No failure recorded by the transformer.</summary>
+    None,
+
+    /// <summary>The provider answered 5xx or 429.</summary>
+    RetryableStatus,
+
+    /// <summary>The pre-commit deadline fired while the body (or the first event) was awaited.</summary>
+    TimedOut,
+
+    /// <summary>A 200 stream that ended before its first event.</summary>
+    NoFirstToken,
+
+    /// <summary>The connection broke while the body (or the first event) was read.</summary>
+    ReadError,
+
+    /// <summary>A non-streaming body larger than the gateway buffers.</summary>
+    BodyTooLarge,
+}
+
+/// <summary>
+/// Per-attempt state, set on the <c>HttpContext</c> features by the inference middleware before each
+/// forward and read by <see cref="ProviderHttpTransformer"/>. One instance per attempt: a failed attempt's
+/// state never leaks into the next.
+/// </summary>
+public sealed class ProxyAttemptFeature
+{
+    private readonly CancellationTokenSource? _preCommitTimeout;
+
+    /// <summary>Creates the state of one attempt.</summary>
+    /// <param name="policy">The provider's request policy.</param>
+    /// <param name="body">The exact bytes to send upstream (already rewritten for this provider).</param>
+    /// <param name="preCommitTimeout">
+    /// The source whose token was given to the forwarder for this attempt; it fires at the pre-commit deadline
+    /// and is disarmed at commit, so the post-commit deadline (<see cref="RemainingAfterCommit"/>) takes over.
+    /// </param>
+    /// <param name="timeProvider">Time for deadlines and time-to-first-token.</param>
+    public ProxyAttemptFeature(ProviderRequestPolicy policy, ReadOnlyMemory<byte> body, CancellationTokenSource? preCommitTimeout, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        Policy = policy;
+        Body = body;
+        _preCommitTimeout = preCommitTimeout;
+        TimeProvider = timeProvider;
+        StartedAt = timeProvider.GetTimestamp();
+    }
+
+    /// <summary>The provider's request policy.</summary>
+    public ProviderRequestPolicy Policy { get; }
+
+    /// <summary>The request body sent upstream.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>The clock of this attempt.</summary>
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>When the attempt started (a <see cref="TimeProvider.GetTimestamp"/> value).</summary>
+    public long StartedAt { get; }
+
+    /// <summary>The largest non-streaming response body buffered before commit.</summary>
+    public int MaxBufferedResponseBytes { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// At commit, how much longer the rest of the response may take (streaming <c>total_ms</c> of the tightest
+    /// level), or null for no limit.
+    /// </summary>
+    public Func<TimeSpan?>? RemainingAfterCommit { get; init; }
+
+    /// <summary>Rewrites the response (ids, model echo) on its way to the client; null leaves bytes untouched.</summary>
+    public IResponseRewriter? Rewriter { get; init; }
+
+    /// <summary>The upstream status code, once response headers arrived.</summary>
+    public int? UpstreamStatusCode { get; set; }
+
+    /// <summary>True when the transformer kept the upstream response from the client so another attempt can run.</summary>
+    public bool ResponseSuppressed { get; set; }
+
+    /// <summary>Why the attempt failed before commit, when the transformer knows.</summary>
+    public AttemptFailureKind Failure { get; set; }
+
+    /// <summary>A short description of <see cref="Failure"/> (no secrets, no body content).</summary>
+    public string? FailureDetail { get; set; }
+
+    /// <summary>True once the response is the client's: no other attempt may run.</summary>
+    public bool Committed { get; private set; }
+
+    /// <summary>True when a committed stream ended early (deadline, broken upstream) with an SSE error event.</summary>
+    public bool Truncated { get; set; }
+
+    /// <summary>When the first response event (stream) or the whole body (non-streaming) was available.</summary>
+    public long? FirstTokenAt { get; set; }
+
+    /// <summary>Whether an upstream status is one the gateway fails over on: 5xx and 429.</summary>
+    public static bool IsRetryableStatus(int statusCode) => statusCode >= 500 || statusCode == 429;
+
+    /// <summary>
+    /// Makes the response the client's, unless the pre-commit deadline fired first. Disarms that deadline so
+    /// the post-commit limit alone applies from here on.
+    /// </summary>
+    public bool TryCommit()
+    {
+        if (_preCommitTimeout is not null)
+        {
+            _preCommitTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            if (_preCommitTimeout.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+        Committed = true;
+        return true;
+    }
+
+    /// <summary>Marks the attempt failed before commit: nothing of it reaches the client.</summary>
+    public void Fail(AttemptFailureKind kind, string? detail = null)
+    {
+        Failure = kind;
+        FailureDetail = detail;
+        ResponseSuppressed = true;
+    }
+}
+
+/// <summary>Rewrites provider responses on their way to the client without building a DOM per chunk.</summary>
+public interface IResponseRewriter
+{
+    /// <summary>Rewrites a whole non-streaming JSON body.</summary>
+    byte[] RewriteBody(ReadOnlySpan<byte> body);
+
+    /// <summary>Rewrites the JSON payload of one SSE <c>data:</c> event into <paramref name="output"/>.</summary>
+    void RewriteEvent(ReadOnlySpan<byte> json, System.Buffers.IBufferWriter<byte> output);
+}

@@ -1,0 +1,130 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace TensorZero.Proxy.Transforms;
+
+/// <summary>
+/// Rewrites a chat completion (body or chunk) as TensorZero does: <c>id</c> becomes the inference id,
+/// <c>episode_id</c> is added after it and <c>model</c> echoes what the client asked for. Every other member
+/// is copied byte for byte from one <see cref="Utf8JsonReader"/> pass: no DOM per chunk. A payload that is
+/// not a JSON object (or not valid JSON) passes through unchanged.
+/// </summary>
+public sealed class ResponseRewriter : IResponseRewriter
+{
+    private readonly byte[] _idMember;
+    private readonly byte[] _episodeMember;
+    private readonly byte[] _modelMember;
+
+    /// <summary>Creates a rewriter for one inference.</summary>
+    public ResponseRewriter(string inferenceId, string episodeId, string clientModel)
+    {
+        ArgumentNullException.ThrowIfNull(inferenceId);
+        ArgumentNullException.ThrowIfNull(episodeId);
+        ArgumentNullException.ThrowIfNull(clientModel);
+        _idMember = Member("id", inferenceId);
+        _episodeMember = Member("episode_id", episodeId);
+        _modelMember = Member("model", clientModel);
+    }
+
+    /// <inheritdoc />
+    public byte[] RewriteBody(ReadOnlySpan<byte> body)
+    {
+        var output = new ArrayBufferWriter<byte>(body.Length + 96);
+        RewriteEvent(body, output);
+        return output.WrittenSpan.ToArray();
+    }
+
+    /// <inheritdoc />
+    public void RewriteEvent(ReadOnlySpan<byte> json, IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        // Chat completions have about ten top-level members; more than 32 moves to the heap.
+        Span<Range> members = stackalloc Range[32];
+        Span<MemberKind> kinds = stackalloc MemberKind[32];
+        var count = 0;
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                output.Write(json);
+                return;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var start = (int)reader.TokenStartIndex;
+                var kind = reader.ValueTextEquals("id"u8) ? MemberKind.Id
+                    : reader.ValueTextEquals("model"u8) ? MemberKind.Model
+                    : reader.ValueTextEquals("episode_id"u8) ? MemberKind.EpisodeId
+                    : MemberKind.Other;
+                reader.Read();
+                reader.Skip();
+                if (count == members.Length)
+                {
+                    var biggerMembers = new Range[count * 2];
+                    var biggerKinds = new MemberKind[count * 2];
+                    members.CopyTo(biggerMembers);
+                    kinds.CopyTo(biggerKinds);
+                    members = biggerMembers;
+                    kinds = biggerKinds;
+                }
+                members[count] = new Range(start, (int)reader.BytesConsumed);
+                kinds[count++] = kind;
+            }
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                output.Write(json);
+                return;
+            }
+        }
+        catch (JsonException)
+        {
+            output.Write(json);
+            return;
+        }
+
+        output.Write("{"u8);
+        output.Write(_idMember);
+        output.Write(","u8);
+        output.Write(_episodeMember);
+        for (var i = 0; i < count; i++)
+        {
+            switch (kinds[i])
+            {
+                case MemberKind.Id:
+                case MemberKind.EpisodeId:
+                    continue;
+                case MemberKind.Model:
+                    output.Write(","u8);
+                    output.Write(_modelMember);
+                    break;
+                default:
+                    output.Write(","u8);
+                    output.Write(json[members[i]]);
+                    break;
+            }
+        }
+        output.Write("}"u8);
+    }
+
+    private static byte[] Member(string name, string value)
+    {
+        var buffer = new ArrayBufferWriter<byte>(name.Length + value.Length + 8);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString(name, value);
+            writer.WriteEndObject();
+        }
+        // {"name":"value"} → "name":"value"
+        return buffer.WrittenSpan[1..^1].ToArray();
+    }
+
+    private enum MemberKind : byte
+    {
+        Other,
+        Id,
+        Model,
+        EpisodeId,
+    }
+}

@@ -1,0 +1,146 @@
+using TensorZero.Proxy.Resilience;
+using TensorZero.Proxy.Routing;
+using TensorZero.Proxy.Transforms;
+
+namespace TensorZero.Proxy.Inference;
+
+/// <summary>How one provider attempt ended.</summary>
+internal enum AttemptOutcome
+{
+    /// <summary>The provider's response was sent to the client.</summary>
+    Ok,
+
+    /// <summary>The provider answered with a status the gateway fails over on (5xx, 429).</summary>
+    Status,
+
+    /// <summary>No connection, or the connection broke before response headers.</summary>
+    ConnectError,
+
+    /// <summary>A gateway deadline fired before commit.</summary>
+    Timeout,
+
+    /// <summary>A 200 stream that stalled or ended before its first event, or a body that broke off.</summary>
+    NoFirstToken,
+
+    /// <summary>The client went away; nothing further was tried.</summary>
+    ClientAbort,
+
+    /// <summary>The response had started and then ended early: the client got a truncated response.</summary>
+    Truncated,
+
+    /// <summary>Not attempted: the provider's circuit is open.</summary>
+    CircuitOpen,
+
+    /// <summary>Anything else that kept the attempt from producing a response.</summary>
+    Error,
+}
+
+/// <summary>One provider attempt, as the error message and the observability record show it.</summary>
+internal sealed record AttemptRecord(
+    string Model, string Provider, AttemptOutcome Outcome, int? StatusCode, TimeSpan Elapsed, string? Error) : ICircuitOutcome
+{
+    /// <summary>The variant the attempt ran for, if any.</summary>
+    public string? Variant { get; init; }
+
+    /// <summary>Time to the first token (streams) or to the full body, when the provider got that far.</summary>
+    public TimeSpan? TimeToFirstToken { get; init; }
+
+    /// <summary>The timeout level that fired, for <see cref="AttemptOutcome.Timeout"/>.</summary>
+    public TimeoutLevel? TimeoutLevel { get; init; }
+
+    /// <inheritdoc />
+    public bool IsProviderFailure => Outcome is AttemptOutcome.Status or AttemptOutcome.ConnectError or AttemptOutcome.Timeout
+        or AttemptOutcome.NoFirstToken or AttemptOutcome.Truncated or AttemptOutcome.Error;
+
+    /// <summary>Whether a connection was attempted (everything but a skipped provider).</summary>
+    public bool WasAttempted => Outcome != AttemptOutcome.CircuitOpen;
+
+    /// <summary>e.g. "provider 'azure' of model 'gpt-4o': status 500 after 12 ms".</summary>
+    public string Describe()
+    {
+        var what = Outcome switch
+        {
+            AttemptOutcome.Status => $"status {StatusCode}",
+            AttemptOutcome.ConnectError => "connect error" + (Error is null ? "" : $" ({Error})"),
+            AttemptOutcome.Timeout => "timeout" + (Error is null ? "" : $" ({Error})"),
+            AttemptOutcome.NoFirstToken => "no first token" + (Error is null ? "" : $" ({Error})"),
+            AttemptOutcome.ClientAbort => "client abort",
+            AttemptOutcome.Truncated => "truncated after the response started",
+            AttemptOutcome.CircuitOpen => "skipped, circuit open",
+            AttemptOutcome.Ok => StatusCode is { } s ? $"status {s}" : "ok",
+            _ => "error" + (Error is null ? "" : $" ({Error})"),
+        };
+        var variant = Variant is null ? "" : $"variant '{Variant}', ";
+        return $"{variant}provider '{Provider}' of model '{Model}': {what} after {(long)Elapsed.TotalMilliseconds} ms";
+    }
+}
+
+/// <summary>How the inference as a whole ended.</summary>
+internal enum InferenceOutcome
+{
+    Ok,
+    Error,
+    Truncated,
+    ClientAbort,
+}
+
+/// <summary>
+/// Per-request inference state on the <c>HttpContext</c> (<c>context.Features.Get&lt;InferenceFeature&gt;()</c>):
+/// what was asked, what it resolved to, the ids, tags and every attempt made. Observability reads it once
+/// the response is complete.
+/// </summary>
+internal sealed class InferenceFeature
+{
+    /// <summary>The function name TensorZero records for direct model calls.</summary>
+    public const string DefaultFunctionName = "tensorzero::default";
+
+    public InferenceFeature(InferenceRequest request, GatewayFields fields, Guid inferenceId, DateTimeOffset startedAt, long startedTimestamp)
+    {
+        Request = request;
+        Fields = fields;
+        InferenceId = inferenceId;
+        EpisodeId = fields.EpisodeId ?? inferenceId;
+        StartedAt = startedAt;
+        StartedTimestamp = startedTimestamp;
+        Tags = new Dictionary<string, string>(fields.Tags, StringComparer.Ordinal);
+        Rewriter = new ResponseRewriter(InferenceId.ToString(), EpisodeId.ToString(), request.Model);
+    }
+
+    public InferenceRequest Request { get; }
+
+    /// <summary>The validated <c>tensorzero::*</c> fields.</summary>
+    public GatewayFields Fields { get; }
+
+    /// <summary>The inference id (UUIDv7): the response's <c>id</c>.</summary>
+    public Guid InferenceId { get; }
+
+    /// <summary>The episode id: the request's, or the inference id for a new episode (a UUIDv7 either way).</summary>
+    public Guid EpisodeId { get; }
+
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> at the start, for durations.</summary>
+    public long StartedTimestamp { get; }
+
+    /// <summary>The function called, or <see cref="DefaultFunctionName"/> for a model target.</summary>
+    public string FunctionName { get; set; } = DefaultFunctionName;
+
+    /// <summary>The variant that produced the response (or was last tried); the model name for a model target.</summary>
+    public string? VariantName { get; set; }
+
+    /// <summary>The user's tags plus automatic <c>tensorzero::</c> tags such as <c>tensorzero::variant_pinned</c>.</summary>
+    public Dictionary<string, string> Tags { get; }
+
+    /// <summary>Rewrites response ids and model for this inference.</summary>
+    public IResponseRewriter Rewriter { get; }
+
+    public List<AttemptRecord> Attempts { get; } = [];
+
+    /// <summary>The attempt whose response reached the client, once one did.</summary>
+    public AttemptRecord? CommittedAttempt { get; set; }
+
+    public InferenceOutcome Outcome { get; set; } = InferenceOutcome.Error;
+
+    /// <summary>Attempts that made a connection (circuit-open skips excluded).</summary>
+    public int AttemptCount => Attempts.Count(a => a.WasAttempted);
+}

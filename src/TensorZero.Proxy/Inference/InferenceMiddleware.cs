@@ -1,0 +1,262 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using TensorZero.Proxy.Resilience;
+using TensorZero.Proxy.Routing;
+
+namespace TensorZero.Proxy.Inference;
+
+/// <summary>
+/// The terminal middleware of the inference routes (DESIGN.md §1): read the body once, validate the gateway
+/// fields, resolve the target, then run it: a model's routing list, or a function's variants in sampled
+/// order, each with its retries. Whatever fails before a response commits is invisible to the client; if
+/// nothing commits, the client gets one OpenAI-shaped error listing every attempt.
+/// </summary>
+internal sealed class InferenceMiddleware
+{
+    private readonly GatewayRuntimeAccessor _runtime;
+    private readonly ModelRunner _runner;
+    private readonly VariantRetries _retries;
+    private readonly TimeProvider _time;
+    private readonly IOptions<GatewayHostOptions> _options;
+
+    public InferenceMiddleware(
+        RequestDelegate next, GatewayRuntimeAccessor runtime, ModelRunner runner, VariantRetries retries, TimeProvider time,
+        IOptions<GatewayHostOptions> options)
+    {
+        _ = next; // Terminal: inference routes end here.
+        _runtime = runtime;
+        _runner = runner;
+        _retries = retries;
+        _time = time;
+        _options = options;
+    }
+
+    public async Task Invoke(HttpContext context)
+    {
+        var body = await ReadBodyAsync(context, _options.Value.MaxRequestBodyBytes);
+        if (body is null)
+        {
+            return;
+        }
+        if (!InferenceRequest.TryParse(body, out var request, out var parseError))
+        {
+            await OpenAIError.BadRequest(context, parseError!);
+            return;
+        }
+        var now = _time.GetUtcNow();
+        if (!GatewayFields.TryRead(request!.TensorZeroFields, now, out var fields, out var fieldError))
+        {
+            await OpenAIError.BadRequest(context, fieldError!);
+            return;
+        }
+
+        var runtime = _runtime.Current;
+        var target = TargetResolver.Resolve(runtime, request.Model);
+        if (!target.Found)
+        {
+            await OpenAIError.WriteAsync(context, target.ErrorStatus, target.ErrorMessage!, "invalid_request_error",
+                target.ErrorStatus == StatusCodes.Status404NotFound ? "model_not_found" : "invalid_model");
+            return;
+        }
+        if (target.Model is not null && fields.VariantName is not null)
+        {
+            await OpenAIError.BadRequest(context,
+                $"'tensorzero::variant_name' pins a variant of a function, but '{request.Model}' names a model.", "variant_pin_on_model");
+            return;
+        }
+        if (target.Function is { } f && fields.VariantName is { } pinned && !f.Variants.ContainsKey(pinned))
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
+                $"Unknown variant '{pinned}' of function '{f.Name}' (variants: {string.Join(", ", f.Variants.Keys.Order(StringComparer.Ordinal).Select(k => $"'{k}'"))}).",
+                "invalid_request_error", "variant_not_found");
+            return;
+        }
+
+        var inference = new InferenceFeature(request, fields, Guid.CreateVersion7(now), now, _time.GetTimestamp());
+        context.Features.Set(inference);
+        if (target.Function is { } function)
+        {
+            await RunFunctionAsync(context, inference, function);
+        }
+        else
+        {
+            await RunModelTargetAsync(context, inference, target.Model!);
+        }
+    }
+
+    private async Task RunModelTargetAsync(HttpContext context, InferenceFeature inference, RuntimeModel model)
+    {
+        inference.VariantName = model.Name;
+        var result = await _runner.RunAsync(context, inference, model, variant: null, variantDeadline: null, skip: []);
+        if (Finish(inference, result))
+        {
+            return;
+        }
+        // A model target has no variant fallback: its own error is returned.
+        await WriteFailureAsync(context, inference, result.Outcome == ModelRunOutcome.ModelTimedOut
+            ? (StatusCodes.Status408RequestTimeout, "timeout", $"Model '{model.Name}' timed out")
+            : (StatusCodes.Status500InternalServerError, "server_error", $"All providers of model '{model.Name}' failed"));
+    }
+
+    private async Task RunFunctionAsync(HttpContext context, InferenceFeature inference, RuntimeFunction function)
+    {
+        inference.FunctionName = function.Name;
+        var pinned = inference.Fields.VariantName;
+        IReadOnlyList<string> order;
+        if (pinned is not null)
+        {
+            inference.Tags["tensorzero::variant_pinned"] = pinned;
+            order = [pinned];
+        }
+        else
+        {
+            order = VariantSampler.Order(function.Experimentation, function.Name, inference.EpisodeId);
+        }
+
+        ModelRunOutcome last = ModelRunOutcome.AllProvidersFailed;
+        foreach (var variantName in order)
+        {
+            var variant = function.Variants[variantName];
+            inference.VariantName = variant.Name;
+            var result = await RunVariantAsync(context, inference, variant);
+            if (Finish(inference, result))
+            {
+                return;
+            }
+            last = result.Outcome;
+        }
+
+        if (pinned is not null)
+        {
+            // A pinned variant has no fallback: its error is returned.
+            await WriteFailureAsync(context, inference, last is ModelRunOutcome.VariantTimedOut or ModelRunOutcome.ModelTimedOut
+                ? (StatusCodes.Status408RequestTimeout, "timeout", $"Pinned variant '{pinned}' of function '{function.Name}' timed out")
+                : (StatusCodes.Status500InternalServerError, "server_error", $"Pinned variant '{pinned}' of function '{function.Name}' failed"));
+            return;
+        }
+        await WriteFailureAsync(context, inference,
+            (StatusCodes.Status502BadGateway, "server_error", $"All {order.Count} variant(s) of function '{function.Name}' failed"));
+    }
+
+    /// <summary>One variant: its routing list, run again per its retries, all within its timeout.</summary>
+    private async Task<ModelRunResult> RunVariantAsync(HttpContext context, InferenceFeature inference, RuntimeVariant variant)
+    {
+        var deadline = Deadline.For(TimeoutLevel.Variant, variant.Config.Timeouts, inference.Request.Stream, _time.GetTimestamp(), _time);
+        var pipeline = _retries.For<ModelRunResult>(variant.Config.Retries,
+            static r => r.Outcome is ModelRunOutcome.AllProvidersFailed or ModelRunOutcome.ModelTimedOut);
+        if (pipeline is null)
+        {
+            return await _runner.RunAsync(context, inference, variant.Model, variant, deadline, skip: []);
+        }
+
+        // Rate-limited providers are not retried in later rounds of this request.
+        var rateLimited = new HashSet<string>(StringComparer.Ordinal);
+        using var variantTimeout = DeadlineSet.Remaining(deadline.PreCommit, _time) is { } left
+            ? new CancellationTokenSource(left, _time)
+            : new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(variantTimeout.Token, context.RequestAborted);
+        try
+        {
+            return await pipeline.ExecuteAsync(async _ =>
+            {
+                var result = await _runner.RunAsync(context, inference, variant.Model, variant, deadline, rateLimited);
+                rateLimited.UnionWith(result.RateLimitedProviders);
+                return result;
+            }, linked.Token);
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // The variant's deadline fired during a backoff delay.
+            return new ModelRunResult(ModelRunOutcome.VariantTimedOut, []);
+        }
+        catch (OperationCanceledException)
+        {
+            return new ModelRunResult(ModelRunOutcome.ClientAbort, []);
+        }
+    }
+
+    /// <summary>Records the inference's outcome; true when nothing more is to be done (committed or aborted).</summary>
+    private static bool Finish(InferenceFeature inference, ModelRunResult result)
+    {
+        switch (result.Outcome)
+        {
+            case ModelRunOutcome.Committed:
+                inference.Outcome = inference.CommittedAttempt?.Outcome == AttemptOutcome.Truncated ? InferenceOutcome.Truncated
+                    : inference.CommittedAttempt?.StatusCode is >= 400 ? InferenceOutcome.Error
+                    : InferenceOutcome.Ok;
+                return true;
+            case ModelRunOutcome.ClientAbort:
+                inference.Outcome = InferenceOutcome.ClientAbort;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static Task WriteFailureAsync(HttpContext context, InferenceFeature inference, (int Status, string Type, string Summary) failure)
+    {
+        inference.Outcome = InferenceOutcome.Error;
+        var attempts = inference.Attempts.Count == 0 ? "no provider could be attempted" : string.Join("; ", inference.Attempts.Select(a => a.Describe()));
+        var code = failure.Status switch
+        {
+            StatusCodes.Status408RequestTimeout => "timeout",
+            StatusCodes.Status502BadGateway => "all_variants_failed",
+            _ => "all_providers_failed",
+        };
+        return OpenAIError.WriteAsync(context, failure.Status, $"{failure.Summary}: {attempts}.", failure.Type, code,
+            c => InferenceHeaders.Set(c, inference));
+    }
+
+    /// <summary>Reads the whole body, or answers 413/400 and returns null.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, long limit)
+    {
+        var declared = context.Request.ContentLength;
+        if (declared > limit)
+        {
+            await WriteTooLarge(context, limit);
+            return null;
+        }
+
+        try
+        {
+            if (declared is { } length)
+            {
+                var exact = new byte[length];
+                await context.Request.Body.ReadExactlyAsync(exact, context.RequestAborted);
+                return exact;
+            }
+
+            var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+            while (true)
+            {
+                var memory = buffer.GetMemory(16 * 1024);
+                var read = await context.Request.Body.ReadAsync(memory, context.RequestAborted);
+                if (read == 0)
+                {
+                    return buffer.WrittenSpan.ToArray();
+                }
+                buffer.Advance(read);
+                if (buffer.WrittenCount > limit)
+                {
+                    await WriteTooLarge(context, limit);
+                    return null;
+                }
+            }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            await OpenAIError.WriteAsync(context, ex.StatusCode, "The request body could not be read: " + ex.Message, "invalid_request_error", "bad_request");
+            return null;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or EndOfStreamException)
+        {
+            // The client went away or sent less than it declared; no response can help.
+            return null;
+        }
+    }
+
+    private static Task WriteTooLarge(HttpContext context, long limit) =>
+        OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
+            $"The request body is larger than the gateway's limit of {limit} bytes.", "invalid_request_error", "request_too_large");
+}

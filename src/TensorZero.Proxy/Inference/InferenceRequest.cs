@@ -1,0 +1,161 @@
+using System.Text.Json;
+using TensorZero.Proxy.Transforms;
+
+namespace TensorZero.Proxy.Inference;
+
+/// <summary>
+/// A chat completions request as the gateway needs it, read in one <see cref="Utf8JsonReader"/> pass over
+/// the body: <c>model</c>, <c>stream</c> and the <c>tensorzero::*</c> fields (kept as raw JSON). Every
+/// other member is left as bytes in <see cref="Template"/>, which renders what goes upstream.
+/// </summary>
+internal sealed class InferenceRequest
+{
+    /// <summary>The prefix of gateway-only body fields; none of them is ever sent upstream.</summary>
+    public const string TensorZeroPrefix = "tensorzero::";
+
+    /// <summary>The <c>tensorzero::*</c> body fields the gateway understands.</summary>
+    public static readonly string[] KnownTensorZeroFields =
+    [
+        "tensorzero::variant_name", "tensorzero::episode_id", "tensorzero::tags",
+        "tensorzero::extra_headers", "tensorzero::extra_body", "tensorzero::dryrun",
+    ];
+
+    private readonly HashSet<string> _fields;
+
+    private InferenceRequest(
+        byte[] body, string model, bool stream, RequestBodyTemplate template, Dictionary<string, JsonElement> tensorZeroFields, HashSet<string> fields)
+    {
+        _fields = fields;
+        Body = body;
+        Model = model;
+        Stream = stream;
+        Template = template;
+        TensorZeroFields = tensorZeroFields;
+    }
+
+    /// <summary>The body exactly as the client sent it.</summary>
+    public byte[] Body { get; }
+
+    /// <summary><c>model</c> exactly as the client sent it.</summary>
+    public string Model { get; }
+
+    /// <summary><c>stream</c>.</summary>
+    public bool Stream { get; }
+
+    /// <summary>The body without <c>tensorzero::*</c> fields, ready to render per provider.</summary>
+    public RequestBodyTemplate Template { get; }
+
+    /// <summary>The <c>tensorzero::*</c> fields by full name, as JSON.</summary>
+    public IReadOnlyDictionary<string, JsonElement> TensorZeroFields { get; }
+
+    /// <summary>Whether the client's body has a top-level field of this name.</summary>
+    public bool HasField(string name) => _fields.Contains(name);
+
+    /// <summary>Reads a body. On failure <paramref name="error"/> says what is wrong, for a 400.</summary>
+    public static bool TryParse(byte[] body, out InferenceRequest? request, out string? error)
+    {
+        request = null;
+        error = null;
+        try
+        {
+            return TryParseCore(body, out request, out error);
+        }
+        catch (JsonException ex)
+        {
+            error = $"The request body is not valid JSON: {ex.Message}";
+            return false;
+        }
+    }
+
+    private static bool TryParseCore(byte[] body, out InferenceRequest? request, out string? error)
+    {
+        request = null;
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            error = "The request body must be a JSON object.";
+            return false;
+        }
+
+        var kept = new List<Range>(16);
+        var modelIndex = -1;
+        string? model = null;
+        bool? stream = null;
+        Dictionary<string, JsonElement>? tensorZero = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var memberStart = (int)reader.TokenStartIndex;
+            var name = reader.GetString()!;
+            if (!seen.Add(name))
+            {
+                error = $"The request body has the field '{name}' more than once.";
+                return false;
+            }
+            reader.Read();
+
+            if (name.StartsWith(TensorZeroPrefix, StringComparison.Ordinal))
+            {
+                if (Array.IndexOf(KnownTensorZeroFields, name) < 0)
+                {
+                    error = $"Unknown field '{name}'. Supported gateway fields: {string.Join(", ", KnownTensorZeroFields)}.";
+                    return false;
+                }
+                tensorZero ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+                tensorZero[name] = JsonElement.ParseValue(ref reader);
+                continue;
+            }
+
+            switch (name)
+            {
+                case "model":
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        error = "'model' must be a string.";
+                        return false;
+                    }
+                    model = reader.GetString();
+                    modelIndex = kept.Count;
+                    break;
+                case "stream":
+                    if (reader.TokenType is JsonTokenType.True or JsonTokenType.False)
+                    {
+                        stream = reader.GetBoolean();
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        error = "'stream' must be a boolean.";
+                        return false;
+                    }
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+            kept.Add(new Range(memberStart, (int)reader.BytesConsumed));
+        }
+
+        if (reader.TokenType != JsonTokenType.EndObject)
+        {
+            error = "The request body must be a JSON object.";
+            return false;
+        }
+        // Trailing content after the object ("{...} x") is rejected by the reader on the next Read.
+        if (reader.Read())
+        {
+            error = "The request body has content after the JSON object.";
+            return false;
+        }
+        if (string.IsNullOrEmpty(model))
+        {
+            error = "The request body must name a 'model'.";
+            return false;
+        }
+
+        var template = new RequestBodyTemplate(body, [.. kept], modelIndex);
+        request = new InferenceRequest(body, model, stream ?? false, template, tensorZero ?? [], seen);
+        error = null;
+        return true;
+    }
+}

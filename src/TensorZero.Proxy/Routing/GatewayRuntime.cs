@@ -1,0 +1,362 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using TensorZero.Proxy.Configuration;
+using TensorZero.Proxy.Transforms;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace TensorZero.Proxy.Routing;
+
+/// <summary>
+/// The runtime snapshot built from one <see cref="GatewayConfig"/>: models with their providers in routing
+/// order, credentials resolved, request policies and YARP clusters precomputed. Immutable apart from a
+/// cache of shorthand models; a reload builds a new snapshot and swaps it whole.
+/// </summary>
+internal sealed class GatewayRuntime
+{
+    /// <summary>The YARP cluster the inference routes point at; it has no destinations, the middleware picks them.</summary>
+    public const string InferenceClusterId = "tensorzero-inference";
+
+    private const string ShorthandPrefix = "tensorzero::model_name::";
+    private readonly Func<string, string?> _environment;
+    private readonly ConcurrentDictionary<string, RuntimeModel> _shorthands = new(StringComparer.Ordinal);
+
+    private GatewayRuntime(
+        GatewayConfig config, FrozenDictionary<string, RuntimeModel> models, FrozenDictionary<string, RuntimeFunction> functions,
+        TimeSpan activityTimeout, Func<string, string?> environment)
+    {
+        Config = config;
+        Models = models;
+        Functions = functions;
+        ActivityTimeout = activityTimeout;
+        _environment = environment;
+    }
+
+    public GatewayConfig Config { get; }
+
+    public FrozenDictionary<string, RuntimeModel> Models { get; }
+
+    public FrozenDictionary<string, RuntimeFunction> Functions { get; }
+
+    /// <summary>
+    /// YARP's per-request activity timeout for every cluster. It also bounds time-to-headers and the gap
+    /// between streamed tokens, so it is kept above every configured timeout: our deadlines are the limits.
+    /// </summary>
+    public TimeSpan ActivityTimeout { get; }
+
+    /// <summary>Builds the snapshot; a routed provider whose credential variable is unset is an error.</summary>
+    /// <exception cref="ConfigException">Every missing credential, with its key path.</exception>
+    public static GatewayRuntime Build(GatewayConfig config, Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(environment);
+
+        var errors = new List<string>();
+        var models = new Dictionary<string, RuntimeModel>(StringComparer.Ordinal);
+        var largest = TimeSpan.Zero;
+        foreach (var model in config.Models.Values)
+        {
+            largest = Max(largest, model.Timeouts);
+            var providers = new RuntimeProvider[model.Routing.Length];
+            for (var i = 0; i < providers.Length; i++)
+            {
+                var provider = model.Providers[model.Routing[i]];
+                largest = Max(largest, provider.Timeouts);
+                providers[i] = CreateProvider(model.Name, provider, $"{model.Name}/{provider.Name}", environment, errors);
+            }
+            models.Add(model.Name, new RuntimeModel(model.Name, providers, model.Timeouts));
+        }
+
+        var functions = new Dictionary<string, RuntimeFunction>(StringComparer.Ordinal);
+        var shorthands = new Dictionary<string, RuntimeModel>(StringComparer.Ordinal);
+        foreach (var function in config.Functions.Values)
+        {
+            var variants = new Dictionary<string, RuntimeVariant>(StringComparer.Ordinal);
+            foreach (var variant in function.Variants.Values)
+            {
+                largest = Max(largest, variant.Timeouts);
+                var model = models.GetValueOrDefault(variant.Model);
+                if (model is null && !shorthands.TryGetValue(variant.Model, out model))
+                {
+                    var path = $"functions.{function.Name}.variants.{variant.Name}.model";
+                    model = CreateShorthandModel(variant.Model, environment, out var why);
+                    if (model is null)
+                    {
+                        errors.Add($"{path}: {why}");
+                        continue;
+                    }
+                    shorthands.Add(variant.Model, model);
+                }
+                variants.Add(variant.Name, new RuntimeVariant(function.Name, variant, model, EncodeDefaults(variant)));
+            }
+            functions.Add(function.Name, new RuntimeFunction(function.Name, variants.ToFrozenDictionary(StringComparer.Ordinal), function.Experimentation));
+        }
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+
+        var activityTimeout = TimeSpan.FromMinutes(10);
+        if (largest + TimeSpan.FromMinutes(1) > activityTimeout)
+        {
+            activityTimeout = largest + TimeSpan.FromMinutes(1);
+        }
+        var runtime = new GatewayRuntime(config, models.ToFrozenDictionary(StringComparer.Ordinal),
+            functions.ToFrozenDictionary(StringComparer.Ordinal), activityTimeout, environment);
+        foreach (var (shorthand, model) in shorthands)
+        {
+            runtime._shorthands.TryAdd(shorthand, model);
+        }
+        return runtime;
+    }
+
+    /// <summary>A variant's default body members, pre-encoded: <c>"temperature":0.7</c>.</summary>
+    private static KeyValuePair<string, byte[]>[] EncodeDefaults(VariantConfig variant) =>
+        [.. variant.DefaultParameters.Select(p => new KeyValuePair<string, byte[]>(
+            p.Key, System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(p.Key) + ":" + p.Value)))];
+
+    private static TimeSpan Max(TimeSpan current, TimeoutsConfig timeouts)
+    {
+        foreach (var t in (ReadOnlySpan<TimeSpan?>)[timeouts.NonStreamingTotal, timeouts.StreamingTtft, timeouts.StreamingTotal])
+        {
+            if (t > current)
+            {
+                current = t.Value;
+            }
+        }
+        return current;
+    }
+
+    private static RuntimeProvider CreateProvider(
+        string modelName, ProviderConfig provider, string clusterId, Func<string, string?> environment, List<string> errors)
+    {
+        var path = $"models.{modelName}.providers.{provider.Name}";
+        if (provider.Type == ProviderType.Dummy)
+        {
+            return new RuntimeProvider(modelName, provider, provider.ModelName!, Policy: null, ClusterId: null, DestinationPrefix: null);
+        }
+
+        string? secret = null;
+        if (provider.ApiKeyLocation.Source == CredentialSource.Env)
+        {
+            secret = environment(provider.ApiKeyLocation.Name!);
+            if (string.IsNullOrEmpty(secret))
+            {
+                errors.Add($"{path}.api_key_location: environment variable '{provider.ApiKeyLocation.Name}' is not set " +
+                    $"(the provider is in the routing of model '{modelName}'; set it, or use api_key_location = \"none\")");
+            }
+        }
+
+        Uri baseUri;
+        Uri requestUri;
+        string? authHeader = null;
+        string upstreamModel;
+        if (provider.Type == ProviderType.Azure)
+        {
+            var endpoint = provider.Endpoint!;
+            if (endpoint.StartsWith("env::", StringComparison.Ordinal))
+            {
+                var variable = endpoint["env::".Length..];
+                endpoint = environment(variable) ?? "";
+                if (endpoint.Length == 0)
+                {
+                    errors.Add($"{path}.endpoint: environment variable '{variable}' is not set");
+                }
+            }
+            baseUri = ConfigLoader.ParseHttpUrl(endpoint) ?? new Uri("http://invalid.invalid/");
+            if (endpoint.Length > 0 && ConfigLoader.ParseHttpUrl(endpoint) is null)
+            {
+                errors.Add($"{path}.endpoint: '{endpoint}' is not an http(s) URL");
+            }
+            requestUri = new Uri(baseUri,
+                $"openai/deployments/{Uri.EscapeDataString(provider.DeploymentId!)}/chat/completions?api-version={AzureApiVersion}");
+            if (secret is not null)
+            {
+                authHeader = "api-key";
+            }
+            upstreamModel = provider.DeploymentId!;
+        }
+        else
+        {
+            baseUri = provider.ApiBase!;
+            requestUri = new Uri(baseUri, "chat/completions");
+            if (secret is not null)
+            {
+                authHeader = "Authorization";
+                secret = "Bearer " + secret;
+            }
+            upstreamModel = provider.ModelName!;
+        }
+
+        var policy = secret is null || authHeader is null
+            ? new ProviderRequestPolicy(requestUri, null, null)
+            : new ProviderRequestPolicy(requestUri, authHeader, secret);
+        return new RuntimeProvider(modelName, provider, upstreamModel, policy, clusterId, baseUri.AbsoluteUri);
+    }
+
+    /// <summary>The Azure OpenAI data-plane API version the gateway speaks (a GA version with chat completions).</summary>
+    public const string AzureApiVersion = "2024-10-21";
+
+    /// <summary>Finds a configured model by name.</summary>
+    public RuntimeModel? FindModel(string name) => Models.GetValueOrDefault(name);
+
+    /// <summary>
+    /// Resolves a shorthand <c>type::model</c> (e.g. <c>openai::gpt-4o-mini</c>) to a one-provider model with
+    /// the type's default API base and credential. Returns null with a reason when it is not a usable shorthand.
+    /// </summary>
+    public RuntimeModel? ResolveShorthand(string shorthand, out string? error)
+    {
+        error = null;
+        if (_shorthands.TryGetValue(shorthand, out var cached))
+        {
+            return cached;
+        }
+        var model = CreateShorthandModel(shorthand, _environment, out error);
+        return model is null ? null : _shorthands.GetOrAdd(shorthand, model);
+    }
+
+    private static RuntimeModel? CreateShorthandModel(string shorthand, Func<string, string?> environment, out string? error)
+    {
+        error = null;
+        var separator = shorthand.IndexOf("::", StringComparison.Ordinal);
+        if (separator <= 0 || separator + 2 >= shorthand.Length)
+        {
+            error = $"'{shorthand}' is not a shorthand of the form 'type::model_name'";
+            return null;
+        }
+        var typeName = shorthand[..separator];
+        var providerModel = shorthand[(separator + 2)..];
+        if (!ProviderTypeInfo.TryGet(typeName, out var info) || !info.HasShorthand)
+        {
+            error = $"'{typeName}' has no shorthand form (shorthands exist for: " +
+                string.Join(", ", ProviderTypeInfo.TomlNames.Where(n => ProviderTypeInfo.TryGet(n, out var i) && i.HasShorthand)) + ")";
+            return null;
+        }
+
+        var config = new ProviderConfig
+        {
+            Name = typeName,
+            Type = info.Type,
+            ModelName = providerModel,
+            ApiBase = info.DefaultApiBase is null ? null : new Uri(info.DefaultApiBase),
+            ApiKeyLocation = info.DefaultCredential,
+        };
+        var errors = new List<string>();
+        var modelName = ShorthandPrefix + shorthand;
+        var provider = CreateProvider(modelName, config, ShorthandClusterId(info), environment, errors);
+        if (errors.Count > 0)
+        {
+            error = $"the shorthand model '{shorthand}' cannot be used: its credential variable '{info.DefaultCredential.Name}' is not set on the gateway";
+            return null;
+        }
+        return new RuntimeModel(modelName, [provider], TimeoutsConfig.None);
+    }
+
+    private static string ShorthandClusterId(ProviderTypeInfo info) => "shorthand/" + info.TomlName;
+
+    /// <summary>The YARP routes: the chat completions endpoints, handled by the inference middleware.</summary>
+    public IReadOnlyList<RouteConfig> CreateRoutes()
+    {
+        var basePath = Config.Gateway.BasePath;
+        return
+        [
+            new RouteConfig
+            {
+                RouteId = "chat-completions-openai",
+                ClusterId = InferenceClusterId,
+                Match = new RouteMatch { Path = basePath + "/openai/v1/chat/completions", Methods = ["POST"] },
+            },
+            new RouteConfig
+            {
+                RouteId = "chat-completions",
+                ClusterId = InferenceClusterId,
+                Match = new RouteMatch { Path = basePath + "/v1/chat/completions", Methods = ["POST"] },
+            },
+        ];
+    }
+
+    /// <summary>One YARP cluster per provider (and per shorthand type), with the gateway's request settings.</summary>
+    public IReadOnlyList<ClusterConfig> CreateClusters()
+    {
+        var requestConfig = new ForwarderRequestConfig { ActivityTimeout = ActivityTimeout };
+        var clusters = new List<ClusterConfig> { new() { ClusterId = InferenceClusterId } };
+        foreach (var model in Models.Values)
+        {
+            foreach (var provider in model.Providers)
+            {
+                if (provider.ClusterId is not null)
+                {
+                    clusters.Add(CreateCluster(provider.ClusterId, provider.DestinationPrefix!, requestConfig));
+                }
+            }
+        }
+        foreach (var name in ProviderTypeInfo.TomlNames)
+        {
+            ProviderTypeInfo.TryGet(name, out var info);
+            if (info.HasShorthand && info.DefaultApiBase is not null)
+            {
+                clusters.Add(CreateCluster(ShorthandClusterId(info), info.DefaultApiBase, requestConfig));
+            }
+        }
+        return clusters;
+    }
+
+    private static ClusterConfig CreateCluster(string id, string address, ForwarderRequestConfig requestConfig) => new()
+    {
+        ClusterId = id,
+        HttpRequest = requestConfig,
+        HttpClient = new HttpClientConfig { DangerousAcceptAnyServerCertificate = false, EnableMultipleHttp2Connections = true },
+        Destinations = new Dictionary<string, DestinationConfig>(StringComparer.Ordinal) { ["upstream"] = new() { Address = address } },
+    };
+}
+
+/// <summary>A function: its variants and how they are sampled.</summary>
+internal sealed record RuntimeFunction(string Name, FrozenDictionary<string, RuntimeVariant> Variants, ExperimentationConfig Experimentation);
+
+/// <summary>One variant, its model resolved.</summary>
+/// <param name="FunctionName">The function it belongs to.</param>
+/// <param name="Config">Its configuration.</param>
+/// <param name="Model">Its model (configured or shorthand).</param>
+/// <param name="DefaultMembers">Body members it sets when the request does not: field name → encoded member.</param>
+internal sealed record RuntimeVariant(string FunctionName, VariantConfig Config, RuntimeModel Model, KeyValuePair<string, byte[]>[] DefaultMembers)
+{
+    public string Name => Config.Name;
+}
+
+/// <summary>A model as the attempt loop sees it: providers in routing order.</summary>
+internal sealed record RuntimeModel(string Name, RuntimeProvider[] Providers, TimeoutsConfig Timeouts);
+
+/// <summary>One provider of one model, ready to forward to.</summary>
+/// <param name="ModelName">The gateway model the provider belongs to.</param>
+/// <param name="Config">The provider's configuration.</param>
+/// <param name="UpstreamModelName">The <c>model</c> value spliced into the body sent to the provider.</param>
+/// <param name="Policy">Path and credential; null for the in-process dummy.</param>
+/// <param name="ClusterId">The YARP cluster; null for the in-process dummy.</param>
+/// <param name="DestinationPrefix">The cluster's destination address.</param>
+internal sealed record RuntimeProvider(
+    string ModelName, ProviderConfig Config, string UpstreamModelName, ProviderRequestPolicy? Policy, string? ClusterId, string? DestinationPrefix)
+{
+    public string Name => Config.Name;
+
+    public bool IsDummy => Config.Type == ProviderType.Dummy;
+
+    /// <summary>Never print the policy: it holds the credential.</summary>
+    public override string ToString() => $"provider '{Name}' of model '{ModelName}'";
+}
+
+/// <summary>Holds the current <see cref="GatewayRuntime"/>; a reload swaps it atomically.</summary>
+internal sealed class GatewayRuntimeAccessor
+{
+    private volatile GatewayRuntime _current;
+
+    public GatewayRuntimeAccessor(GatewayRuntime initial)
+    {
+        _current = initial;
+    }
+
+    public GatewayRuntime Current
+    {
+        get => _current;
+        set => _current = value;
+    }
+}

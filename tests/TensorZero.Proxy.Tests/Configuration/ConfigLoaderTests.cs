@@ -1,0 +1,192 @@
+using TensorZero.Proxy.Configuration;
+using TensorZero.Proxy.Routing;
+
+namespace TensorZero.Proxy.Tests.Configuration;
+
+public sealed class ConfigLoaderTests
+{
+    private const string ValidModel = """
+        [models.m]
+        routing = ["p"]
+
+        [models.m.providers.p]
+        type = "openai"
+        model_name = "gpt-4o-mini"
+        api_key_location = "none"
+        """;
+
+    [Fact]
+    public void Parse_ValidFile_MapsEveryField()
+    {
+        var config = ConfigLoader.Parse("""
+            [gateway]
+            bind_address = "0.0.0.0:3001"
+            base_path = "/llm/"
+            debug = true
+            observability = { enabled = false }
+
+            [models."gpt-4o"]
+            routing = ["azure", "openai"]
+            timeouts = { non_streaming.total_ms = 5000, streaming.ttft_ms = 800, streaming.total_ms = 9000 }
+
+            [models."gpt-4o".providers.openai]
+            type = "openai"
+            model_name = "gpt-4o-2024-08-06"
+            api_key_location = "env::MY_KEY"
+            timeouts = { non_streaming = { total_ms = 1500 } }
+
+            [models."gpt-4o".providers.azure]
+            type = "azure"
+            deployment_id = "dep"
+            endpoint = "https://x.openai.azure.com"
+            """);
+
+        config.Gateway.BindAddress.Should().Be("0.0.0.0:3001");
+        config.Gateway.BasePath.Should().Be("/llm");
+        config.Gateway.Debug.Should().BeTrue();
+        config.Gateway.Observability.Enabled.Should().BeFalse();
+        var model = config.Models["gpt-4o"];
+        model.Routing.Should().Equal("azure", "openai");
+        model.Timeouts.Should().Be(new TimeoutsConfig(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(9)));
+        var openai = model.Providers["openai"];
+        openai.Type.Should().Be(ProviderType.OpenAI);
+        openai.ApiBase.Should().Be(new Uri("https://api.openai.com/v1/"));
+        openai.ApiKeyLocation.Should().Be(CredentialLocation.Env("MY_KEY"));
+        openai.Timeouts.NonStreamingTotal.Should().Be(TimeSpan.FromMilliseconds(1500));
+        var azure = model.Providers["azure"];
+        azure.ApiKeyLocation.Should().Be(CredentialLocation.Env("AZURE_OPENAI_API_KEY"));
+        azure.DeploymentId.Should().Be("dep");
+    }
+
+    [Theory]
+    [InlineData("vllm", "api_base = \"http://127.0.0.1:8000/v1\"", "http://127.0.0.1:8000/v1/")]
+    [InlineData("together", "", "https://api.together.xyz/v1/")]
+    [InlineData("groq", "", "https://api.groq.com/openai/v1/")]
+    [InlineData("mistral", "", "https://api.mistral.ai/v1/")]
+    [InlineData("deepseek", "", "https://api.deepseek.com/")]
+    [InlineData("fireworks", "", "https://api.fireworks.ai/inference/v1/")]
+    [InlineData("openrouter", "", "https://openrouter.ai/api/v1/")]
+    [InlineData("xai", "", "https://api.x.ai/v1/")]
+    [InlineData("hyperbolic", "", "https://api.hyperbolic.xyz/v1/")]
+    [InlineData("sglang", "api_base = \"http://h:1/v1/\"", "http://h:1/v1/")]
+    [InlineData("tgi", "api_base = \"http://h:2/v1\"", "http://h:2/v1/")]
+    public void Parse_OpenAICompatibleTypes_HaveTheirApiBase(string type, string extra, string expectedBase)
+    {
+        var config = ConfigLoader.Parse($"""
+            [models.m]
+            routing = ["p"]
+            [models.m.providers.p]
+            type = "{type}"
+            model_name = "x"
+            {extra}
+            """);
+
+        config.Models["m"].Providers["p"].ApiBase.Should().Be(new Uri(expectedBase));
+    }
+
+    public static TheoryData<string, string> InvalidConfigs => new()
+    {
+        { "[gateway]\nbogus = 1\n", "gateway.bogus (line 2): unknown key" },
+        { "wat = 1\n", "wat (line 1): unknown key" },
+        { "[metrics.m]\ntype = \"boolean\"\n", "metrics (line 1): is a TensorZero setting that TensorZero.Proxy does not support yet" },
+        { "[gateway]\nbind_address = \"nonsense\"\n", "gateway.bind_address (line 2): 'nonsense' is not a host:port address" },
+        { "[gateway]\nbase_path = \"llm\"\n", "gateway.base_path (line 2): 'llm' must be an absolute URL path" },
+        { "[gateway]\ndebug = \"yes\"\n", "gateway.debug (line 2): must be a boolean (got a string)" },
+        { "[models.m]\nrouting = [\"p\"]\n", "models.m: missing required key 'providers'" },
+        { "[models.m.providers.p]\ntype = \"openai\"\nmodel_name = \"x\"\n", "models.m: missing required key 'routing'" },
+        { ValidModel.Replace("routing = [\"p\"]", "routing = [\"p\", \"q\"]"), "models.m.routing (line 2): names provider 'q', which is not defined under [models.m.providers] (defined: 'p')" },
+        { ValidModel.Replace("routing = [\"p\"]", "routing = []"), "models.m.routing (line 2): must name at least one provider" },
+        { ValidModel.Replace("routing = [\"p\"]", "routing = [\"p\", \"p\"]"), "models.m.routing (line 2): names provider 'p' more than once" },
+        { ValidModel.Replace("routing = [\"p\"]", "routing = [1]"), "models.m.routing[0] (line 2): must be a string (got an integer)" },
+        { ValidModel.Replace("type = \"openai\"", "type = \"anthropicx\""), "models.m.providers.p.type (line 5): unknown provider type 'anthropicx'" },
+        { ValidModel.Replace("type = \"openai\"\n", ""), "models.m.providers.p: missing required key 'type'" },
+        { ValidModel.Replace("model_name = \"gpt-4o-mini\"\n", ""), "models.m.providers.p: missing required key 'model_name'" },
+        { ValidModel + "\nbogus = true\n", "models.m.providers.p.bogus (line 8): unknown key (expected one of: type, timeouts, api_key_location, model_name, api_base)" },
+        { ValidModel + "\nextra_headers = []\n", "models.m.providers.p.extra_headers (line 8): is a TensorZero setting that TensorZero.Proxy does not support yet" },
+        { ValidModel.Replace("\"none\"", "\"dynamic::key\""), "models.m.providers.p.api_key_location (line 7): 'dynamic::key' is not supported yet" },
+        { ValidModel.Replace("\"none\"", "\"KEY\""), "models.m.providers.p.api_key_location (line 7): 'KEY' is not a credential location" },
+        { ValidModel + "\napi_base = \"ftp://x\"\n", "models.m.providers.p.api_base (line 8): 'ftp://x' is not an http(s) URL" },
+        { "[models.m]\nrouting = [\"p\"]\n[models.m.providers.p]\ntype = \"vllm\"\nmodel_name = \"x\"\n", "models.m.providers.p: missing required key 'api_base'" },
+        { "[models.m]\nrouting = [\"p\"]\n[models.m.providers.p]\ntype = \"azure\"\nendpoint = \"https://x\"\n", "models.m.providers.p: missing required key 'deployment_id'" },
+        { "[models.m]\nrouting = [\"p\"]\n[models.m.providers.p]\ntype = \"azure\"\ndeployment_id = \"d\"\nendpoint = \"nope\"\n", "models.m.providers.p.endpoint (line 6): 'nope' is not an http(s) URL or env::VARIABLE" },
+        { ValidModel + "\ntimeouts = { non_streaming.total_ms = 0 }\n", "models.m.providers.p.timeouts.non_streaming.total_ms (line 8): must be a positive number of milliseconds (got 0)" },
+        { ValidModel + "\ntimeouts = { streaming.ttft_ms = -5 }\n", "models.m.providers.p.timeouts.streaming.ttft_ms (line 8): must be a positive number of milliseconds (got -5)" },
+        { ValidModel + "\ntimeouts = { streaming.ttft_ms = 1.5 }\n", "models.m.providers.p.timeouts.streaming.ttft_ms (line 8): must be an integer (got a float)" },
+        { ValidModel + "\ntimeouts = { streaming.total_ms = 99999999 }\n", "models.m.providers.p.timeouts.streaming.total_ms (line 8): must be at most 3600000 ms" },
+        { ValidModel + "\ntimeouts = { streaming.first_ms = 5 }\n", "models.m.providers.p.timeouts.streaming.first_ms (line 8): unknown key" },
+        { ValidModel + "\ntimeouts = { total_ms = 5 }\n", "models.m.providers.p.timeouts.total_ms (line 8): unknown key (expected one of: non_streaming, streaming)" },
+        { "[models.m]\nrouting = [\"p\"]\nproviders = 3\n", "models.m.providers (line 3): must be a table (got an integer)" },
+        { "this is not toml", "tensorzero.toml:1:" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidConfigs))]
+    public void Parse_InvalidConfig_ReportsKeyPath(string toml, string expectedError)
+    {
+        var act = () => ConfigLoader.Parse(toml);
+
+        act.Should().Throw<ConfigException>().Which.Errors.Should().Contain(e => e.StartsWith(expectedError, StringComparison.Ordinal),
+            because: $"the errors should include '{expectedError}'");
+    }
+
+    [Fact]
+    public void Parse_SeveralProblems_ReportsEveryOneAtOnce()
+    {
+        var act = () => ConfigLoader.Parse("""
+            [gateway]
+            nope = 1
+
+            [models.a]
+            routing = ["missing"]
+            [models.a.providers.p]
+            type = "wat"
+
+            [models.b]
+            routing = ["p"]
+            [models.b.providers.p]
+            type = "openai"
+            model_name = "x"
+            timeouts = { non_streaming.total_ms = -1 }
+            """);
+
+        act.Should().Throw<ConfigException>().Which.Errors.Should().HaveCount(4);
+    }
+
+    [Fact]
+    public void BuildRuntime_MissingCredentialVariable_IsAStartupErrorNamingIt()
+    {
+        var config = ConfigLoader.Parse(ValidModel.Replace("\"none\"", "\"env::SOME_MISSING_KEY\""));
+
+        var act = () => GatewayRuntime.Build(config, _ => null);
+
+        act.Should().Throw<ConfigException>().Which.Errors.Should().ContainSingle()
+            .Which.Should().Be("models.m.providers.p.api_key_location: environment variable 'SOME_MISSING_KEY' is not set " +
+                "(the provider is in the routing of model 'm'; set it, or use api_key_location = \"none\")");
+    }
+
+    [Fact]
+    public void BuildRuntime_UnroutedProvider_NeedsNoCredential()
+    {
+        var config = ConfigLoader.Parse(ValidModel + """
+
+            [models.m.providers.spare]
+            type = "openai"
+            model_name = "x"
+            api_key_location = "env::UNSET_SPARE_KEY"
+            """);
+
+        GatewayRuntime.Build(config, _ => null).Models["m"].Providers.Should().ContainSingle();
+    }
+
+    [Fact]
+    public void BuildRuntime_ActivityTimeout_IsAboveEveryConfiguredTimeout()
+    {
+        var config = ConfigLoader.Parse(ValidModel + "\ntimeouts = { non_streaming.total_ms = 1800000 }\n");
+
+        var runtime = GatewayRuntime.Build(config, _ => null);
+
+        runtime.ActivityTimeout.Should().BeGreaterThan(TimeSpan.FromMinutes(30));
+        runtime.CreateClusters().Where(c => c.HttpRequest is not null)
+            .Should().OnlyContain(c => c.HttpRequest!.ActivityTimeout == runtime.ActivityTimeout);
+    }
+}

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Inference;
@@ -24,7 +25,8 @@ internal static class GatewayHost
     /// <summary>Builds the gateway application. Throws <see cref="ConfigException"/> listing every problem.</summary>
     /// <param name="args">Command-line arguments (<c>--config-file</c>, <c>--urls</c>, any ASP.NET setting).</param>
     /// <param name="environment">Environment lookup for credentials; the process environment when null.</param>
-    public static WebApplication CreateApp(string[] args, Func<string, string?>? environment = null)
+    /// <param name="configureServices">Further service registrations (tests add observers or a fake clock).</param>
+    public static WebApplication CreateApp(string[] args, Func<string, string?>? environment = null, Action<IServiceCollection>? configureServices = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
         // The content root is the application's folder, where the build copies the repository's appsettings.json
@@ -42,6 +44,7 @@ internal static class GatewayHost
         }
 
         builder.Services.AddTensorZeroGateway(builder.Configuration, runtime);
+        configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapTensorZeroGateway();
         Log.ConfigLoaded(app.Logger, configPath, config.Models.Count);
@@ -116,7 +119,7 @@ internal static class GatewayHost
     {
         services.Configure<GatewayHostOptions>(configuration.GetSection(GatewayHostOptions.SectionName));
         services.AddSingleton(new GatewayRuntimeAccessor(runtime));
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.Configure<CircuitBreakerSettings>(configuration.GetSection($"{GatewayHostOptions.SectionName}:CircuitBreaker"));
         services.AddSingleton<DummyProvider>();
         services.AddSingleton<ProviderCircuitBreakers>();

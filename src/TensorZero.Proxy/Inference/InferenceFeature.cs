@@ -141,6 +141,9 @@ internal sealed class InferenceFeature
 
     public InferenceOutcome Outcome { get; set; } = InferenceOutcome.Error;
 
+    /// <summary>Gateway processing time, from the body read to the response's end.</summary>
+    public TimeSpan Duration { get; set; }
+
     /// <summary>Attempts that made a connection (circuit-open skips excluded).</summary>
     public int AttemptCount => Attempts.Count(a => a.WasAttempted);
 }

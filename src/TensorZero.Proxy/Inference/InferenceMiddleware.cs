@@ -19,11 +19,13 @@ internal sealed class InferenceMiddleware
     private readonly VariantRetries _retries;
     private readonly TimeProvider _time;
     private readonly IOptions<GatewayHostOptions> _options;
+    private readonly IInferenceObserver[] _observers;
 
     public InferenceMiddleware(
         RequestDelegate next, GatewayRuntimeAccessor runtime, ModelRunner runner, VariantRetries retries, TimeProvider time,
-        IOptions<GatewayHostOptions> options)
+        IOptions<GatewayHostOptions> options, IEnumerable<IInferenceObserver> observers)
     {
+        _observers = [.. observers];
         _ = next; // Terminal: inference routes end here.
         _runtime = runtime;
         _runner = runner;
@@ -75,13 +77,28 @@ internal sealed class InferenceMiddleware
 
         var inference = new InferenceFeature(request, fields, Guid.CreateVersion7(now), now, _time.GetTimestamp());
         context.Features.Set(inference);
-        if (target.Function is { } function)
+        try
         {
-            await RunFunctionAsync(context, inference, function);
+            if (target.Function is { } function)
+            {
+                await RunFunctionAsync(context, inference, function);
+            }
+            else
+            {
+                await RunModelTargetAsync(context, inference, target.Model!);
+            }
         }
-        else
+        finally
         {
-            await RunModelTargetAsync(context, inference, target.Model!);
+            inference.Duration = _time.GetElapsedTime(inference.StartedTimestamp);
+            if (context.RequestAborted.IsCancellationRequested && inference.Outcome == InferenceOutcome.Error)
+            {
+                inference.Outcome = InferenceOutcome.ClientAbort;
+            }
+            foreach (var observer in _observers)
+            {
+                observer.OnCompleted(context, inference);
+            }
         }
     }
 

@@ -108,6 +108,7 @@ internal static class FakeResponses
     {
         var model = request.Json.GetProperty("model").GetString();
         context.Response.ContentType = "text/event-stream";
+        context.Response.Headers["x-fake-provider"] = "yes";
         for (var i = 0; i < pieces.Length; i++)
         {
             if (beforeChunk is not null)
@@ -141,5 +142,76 @@ internal static class FakeResponses
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsync(body);
+    }
+}
+
+/// <summary>The ways a scripted provider misbehaves (issue: timeouts and failover).</summary>
+public enum FailureMode
+{
+    RefuseConnection,
+    HangBeforeHeaders,
+    Status500,
+    Status429WithRetryAfter,
+    OkThenNoToken,
+    SlowSecondChunk,
+}
+
+/// <summary>Scripts for misbehaving providers. Each marks its responses with x-bad-provider so a leak shows.</summary>
+internal static class FailingResponses
+{
+    public static Func<HttpContext, ReceivedRequest, Task> For(FailureMode mode) => mode switch
+    {
+        FailureMode.HangBeforeHeaders => async (context, _) => await HangAsync(context),
+        FailureMode.Status500 => (context, _) =>
+        {
+            context.Response.Headers["x-bad-provider"] = "1";
+            return FakeResponses.Status(context, 500, "{\"error\":{\"message\":\"bad provider body\"}}");
+        },
+        FailureMode.Status429WithRetryAfter => (context, _) =>
+        {
+            context.Response.Headers["x-bad-provider"] = "1";
+            context.Response.Headers["retry-after"] = "17";
+            return FakeResponses.Status(context, 429, "{\"error\":{\"message\":\"bad provider body\"}}");
+        },
+        FailureMode.OkThenNoToken => async (context, request) =>
+        {
+            context.Response.Headers["x-bad-provider"] = "1";
+            context.Response.ContentType = IsStream(request) ? "text/event-stream" : "application/json";
+            await context.Response.StartAsync();
+            await context.Response.Body.FlushAsync();
+            await HangAsync(context);
+        },
+        FailureMode.SlowSecondChunk => async (context, request) =>
+        {
+            context.Response.Headers["x-bad-provider"] = "1";
+            if (IsStream(request))
+            {
+                context.Response.ContentType = "text/event-stream";
+                await FakeResponses.WriteEvent(context, FakeResponses.Chunk("bad", "bad provider body", null));
+            }
+            else
+            {
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("{\"id\":\"bad\",\"object\":\"chat.completion\",\"choices\":[");
+                await context.Response.Body.FlushAsync();
+            }
+            await HangAsync(context);
+        },
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "has no script (RefuseConnection uses a closed port)"),
+    };
+
+    public static bool IsStream(ReceivedRequest request) =>
+        request.Json.TryGetProperty("stream", out var s) && s.ValueKind == System.Text.Json.JsonValueKind.True;
+
+    /// <summary>Holds the request open until the gateway gives up on it.</summary>
+    public static async Task HangAsync(HttpContext context)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 }

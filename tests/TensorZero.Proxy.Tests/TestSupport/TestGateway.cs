@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using TensorZero.Proxy.Inference;
 
 namespace TensorZero.Proxy.Tests.TestSupport;
 
@@ -10,9 +11,10 @@ internal sealed class TestGateway : IAsyncDisposable
 {
     private readonly string? _tempConfig;
 
-    private TestGateway(WebApplication app, string? tempConfig)
+    private TestGateway(WebApplication app, string? tempConfig, InferenceCapture capture)
     {
         App = app;
+        Inferences = capture;
         _tempConfig = tempConfig;
         BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Client = new HttpClient { BaseAddress = new Uri(BaseUrl) };
@@ -23,6 +25,9 @@ internal sealed class TestGateway : IAsyncDisposable
     public string BaseUrl { get; }
 
     public HttpClient Client { get; }
+
+    /// <summary>Every completed inference's per-request state, as observability would receive it.</summary>
+    public InferenceCapture Inferences { get; }
 
     /// <summary>Starts the gateway on a configuration file of config/, with text substitutions (e.g. a fake's port).</summary>
     public static Task<TestGateway> StartFromFileAsync(
@@ -43,11 +48,13 @@ internal sealed class TestGateway : IAsyncDisposable
         var path = Path.Combine(Path.GetTempPath(), $"tzp-test-{Guid.NewGuid():N}.toml");
         await File.WriteAllTextAsync(path, toml);
         var env = environment ?? new Dictionary<string, string>();
+        var capture = new InferenceCapture();
         var app = GatewayHost.CreateApp(
             ["--config-file", path, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", .. extraArgs],
-            name => env.TryGetValue(name, out var value) ? value : null);
+            name => env.TryGetValue(name, out var value) ? value : null,
+            services => services.AddSingleton<IInferenceObserver>(capture));
         await app.StartAsync();
-        return new TestGateway(app, path);
+        return new TestGateway(app, path, capture);
     }
 
     public async ValueTask DisposeAsync()
@@ -60,4 +67,24 @@ internal sealed class TestGateway : IAsyncDisposable
             File.Delete(_tempConfig);
         }
     }
+}
+
+/// <summary>Collects completed inferences; <see cref="NextAsync"/> waits for one without sleeping.</summary>
+internal sealed class InferenceCapture : IInferenceObserver
+{
+    private readonly System.Threading.Channels.Channel<InferenceFeature> _channel =
+        System.Threading.Channels.Channel.CreateUnbounded<InferenceFeature>();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<InferenceFeature> _all = new();
+
+    public IReadOnlyList<InferenceFeature> All => [.. _all];
+
+    public void OnCompleted(Microsoft.AspNetCore.Http.HttpContext context, InferenceFeature inference)
+    {
+        _all.Enqueue(inference);
+        _channel.Writer.TryWrite(inference);
+    }
+
+    /// <summary>The next completed inference (30 s guard against a hang, not a timing assertion).</summary>
+    public async Task<InferenceFeature> NextAsync() =>
+        await _channel.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 }

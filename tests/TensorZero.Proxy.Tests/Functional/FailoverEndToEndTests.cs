@@ -1,0 +1,377 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using TensorZero.Proxy.Inference;
+using TensorZero.Proxy.Resilience;
+using TensorZero.Proxy.Tests.TestSupport;
+
+namespace TensorZero.Proxy.Tests.Functional;
+
+/// <summary>
+/// Timeouts, failover, retries and circuit breaking against real loopback providers scripted per request.
+/// Timing assertions state their tolerance: never earlier than configured (less 20 ms of timer slack), and
+/// no later than <see cref="Slack"/> after it, to absorb a loaded CI machine.
+/// </summary>
+public sealed class FailoverEndToEndTests
+{
+    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(1500);
+    private static readonly TimeSpan Early = TimeSpan.FromMilliseconds(20);
+
+    private static string ProviderToml(string model, string name, string apiBase, string timeouts = "") => $"""
+
+        [models.{model}.providers.{name}]
+        type = "openai"
+        model_name = "{name}-upstream"
+        api_base = "{apiBase}/v1/"
+        api_key_location = "none"
+        {timeouts}
+        """;
+
+    private static StringContent Body(string model, bool stream) =>
+        new($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
+
+    private static async Task<(string Text, List<string> Events)> ReadAsync(HttpResponseMessage response, bool stream)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        if (!stream)
+        {
+            return (text, []);
+        }
+        var events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).ToList();
+        var content = new StringBuilder();
+        foreach (var e in events.Where(e => e.StartsWith("data: {", StringComparison.Ordinal)))
+        {
+            using var chunk = JsonDocument.Parse(e["data: ".Length..]);
+            if (chunk.RootElement.TryGetProperty("choices", out var choices))
+            {
+                foreach (var choice in choices.EnumerateArray())
+                {
+                    if (choice.GetProperty("delta").TryGetProperty("content", out var c))
+                    {
+                        content.Append(c.GetString());
+                    }
+                }
+            }
+        }
+        return (content.ToString(), events);
+    }
+
+    public static TheoryData<FailureMode, bool> FailureModes()
+    {
+        var data = new TheoryData<FailureMode, bool>();
+        foreach (var mode in Enum.GetValues<FailureMode>())
+        {
+            data.Add(mode, false);
+            if (mode != FailureMode.SlowSecondChunk)
+            {
+                // A stream whose first chunk arrived is committed: its slow second chunk is the truncation test below.
+                data.Add(mode, true);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(FailureModes))]
+    public async Task FailureMode_FailsOverToNextProvider_ClientSeesOnlyTheGoodResponse(FailureMode mode, bool stream)
+    {
+        await using var bad = await FakeProvider.StartAsync(mode == FailureMode.RefuseConnection ? null : FailingResponses.For(mode));
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("good provider reply"));
+        var badBase = mode == FailureMode.RefuseConnection ? "http://127.0.0.1:1" : bad.BaseUrl;
+        var toml = """
+            [models.m]
+            routing = ["bad", "good"]
+            """ + ProviderToml("m", "bad", badBase, "timeouts = { non_streaming.total_ms = 500, streaming.ttft_ms = 500 }")
+                + ProviderToml("m", "good", good.BaseUrl);
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream));
+        var (text, events) = await ReadAsync(response, stream);
+        var inference = await gateway.Inferences.NextAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        response.Headers.Contains("x-bad-provider").Should().BeFalse();
+        response.Headers.Contains("retry-after").Should().BeFalse();
+        response.Headers.GetValues("x-tensorzero-provider").Should().Equal("good");
+        response.Headers.GetValues("x-tensorzero-attempts").Should().Equal("2");
+        response.Headers.GetValues("x-fake-provider").Should().Equal("yes");
+        text.Should().Contain("good provider reply").And.NotContain("bad provider body");
+        if (stream)
+        {
+            events[^1].Should().Be("data: [DONE]");
+        }
+        good.Received.Should().ContainSingle().Which.Json.GetProperty("model").GetString().Should().Be("good-upstream");
+        inference.Attempts.Select(a => a.Provider).Should().Equal("bad", "good");
+        inference.Attempts[0].Outcome.Should().Be(mode switch
+        {
+            FailureMode.RefuseConnection => AttemptOutcome.ConnectError,
+            FailureMode.Status500 or FailureMode.Status429WithRetryAfter => AttemptOutcome.Status,
+            _ => AttemptOutcome.Timeout,
+        });
+        inference.Outcome.Should().Be(InferenceOutcome.Ok);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EveryProviderFails_ErrorListsEveryAttempt(bool stream)
+    {
+        await using var five = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
+        await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
+        var toml = """
+            [models.m]
+            routing = ["refused", "five", "hang"]
+            """ + ProviderToml("m", "refused", "http://127.0.0.1:1") + ProviderToml("m", "five", five.BaseUrl)
+                + ProviderToml("m", "hang", hang.BaseUrl, "timeouts = { non_streaming.total_ms = 300, streaming.ttft_ms = 300 }");
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream));
+
+        response.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+        response.Headers.GetValues("x-tensorzero-attempts").Should().Equal("3");
+        var message = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString();
+        message.Should().Contain("provider 'refused' of model 'm': connect error")
+            .And.Contain("provider 'five' of model 'm': status 500")
+            .And.Contain("provider 'hang' of model 'm': timeout (provider ")
+            .And.MatchRegex("after [0-9]+ ms");
+    }
+
+    [Theory]
+    [InlineData(false, "timeouts = { non_streaming.total_ms = 400 }")]
+    [InlineData(true, "timeouts = { streaming.ttft_ms = 400 }")]
+    [InlineData(true, "timeouts = { streaming.ttft_ms = 900, streaming.total_ms = 400 }")]
+    public async Task ProviderTimeout_FiresAtItsValue_ThenNextProvider(bool stream, string timeouts)
+    {
+        await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("ok"));
+        var toml = "[models.m]\nrouting = [\"hang\", \"good\"]\n" + ProviderToml("m", "hang", hang.BaseUrl, timeouts) + ProviderToml("m", "good", good.BaseUrl);
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream));
+        await response.Content.ReadAsStringAsync();
+        var inference = await gateway.Inferences.NextAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var timedOut = inference.Attempts[0];
+        timedOut.Outcome.Should().Be(AttemptOutcome.Timeout);
+        timedOut.TimeoutLevel.Should().Be(TimeoutLevel.Provider);
+        timedOut.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(400) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(400) + Slack);
+    }
+
+    [Theory]
+    [InlineData(false, "timeouts = { non_streaming.total_ms = 600 }")]
+    [InlineData(true, "timeouts = { streaming.ttft_ms = 600 }")]
+    public async Task ModelTimeout_EndsTheModel_With408ForAModelTarget(bool stream, string timeouts)
+    {
+        await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("never"));
+        var toml = $"[models.m]\nrouting = [\"hang\", \"good\"]\n{timeouts}\n" + ProviderToml("m", "hang", hang.BaseUrl) + ProviderToml("m", "good", good.BaseUrl);
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        var watch = Stopwatch.StartNew();
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream));
+        watch.Stop();
+        var inference = await gateway.Inferences.NextAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.RequestTimeout);
+        (await response.Content.ReadAsStringAsync()).Should().Contain("Model 'm' timed out").And.Contain("timeout (model ");
+        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(600) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(600) + Slack);
+        inference.Attempts.Should().ContainSingle().Which.TimeoutLevel.Should().Be(TimeoutLevel.Model);
+        good.Received.Should().BeEmpty("the model's timeout ends the model: no further provider");
+    }
+
+    [Theory]
+    [InlineData(false, "timeouts = { non_streaming.total_ms = 500 }")]
+    [InlineData(true, "timeouts = { streaming.ttft_ms = 500 }")]
+    public async Task VariantTimeout_MovesToTheNextVariant(bool stream, string timeouts)
+    {
+        await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("second variant"));
+        var toml = "[models.slow]\nrouting = [\"hang\"]\n" + ProviderToml("slow", "hang", hang.BaseUrl)
+            + "\n[models.fast]\nrouting = [\"good\"]\n" + ProviderToml("fast", "good", good.BaseUrl) + $"""
+
+            [functions.f]
+            type = "chat"
+
+            [functions.f.variants.a]
+            type = "chat_completion"
+            model = "slow"
+            {timeouts}
+
+            [functions.f.variants.b]
+            type = "chat_completion"
+            model = "fast"
+
+            [functions.f.experimentation]
+            type = "static_weights"
+            candidate_variants = {"{"} a = 1.0 {"}"}
+            fallback_variants = ["b"]
+            """;
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("tensorzero::function_name::f", stream));
+        var (text, _) = await ReadAsync(response, stream);
+        var inference = await gateway.Inferences.NextAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        text.Should().Contain("second variant");
+        response.Headers.GetValues("x-tensorzero-variant").Should().Equal("b");
+        var timedOut = inference.Attempts[0];
+        timedOut.TimeoutLevel.Should().Be(TimeoutLevel.Variant);
+        timedOut.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(500) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(500) + Slack);
+    }
+
+    [Fact]
+    public async Task StreamStalledAfterCommit_EndsAtStreamingTotalWithSseErrorEvent()
+    {
+        await using var stall = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.SlowSecondChunk));
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("never used"));
+        var toml = "[models.m]\nrouting = [\"stall\", \"good\"]\n"
+            + ProviderToml("m", "stall", stall.BaseUrl, "timeouts = { streaming.ttft_ms = 5000, streaming.total_ms = 800 }")
+            + ProviderToml("m", "good", good.BaseUrl);
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        var watch = Stopwatch.StartNew();
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream: true));
+        var (text, events) = await ReadAsync(response, stream: true);
+        watch.Stop();
+        var inference = await gateway.Inferences.NextAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        text.Should().Be("bad provider body", "the first chunk was committed to the client before the stall");
+        events[^1].Should().Contain("\"error\"").And.Contain("stream_timeout");
+        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(800) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(800) + Slack);
+        inference.Outcome.Should().Be(InferenceOutcome.Truncated);
+        inference.Attempts.Should().ContainSingle().Which.Outcome.Should().Be(AttemptOutcome.Truncated);
+        good.Received.Should().BeEmpty("nothing is retried after commit");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ClientDisconnect_CausesNoSecondAttempt(bool stream)
+    {
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var hang = await FakeProvider.StartAsync(async (context, _) =>
+        {
+            received.TrySetResult();
+            await FailingResponses.HangAsync(context);
+        });
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("never"));
+        var toml = "[models.m]\nrouting = [\"hang\", \"good\"]\n" + ProviderToml("m", "hang", hang.BaseUrl) + ProviderToml("m", "good", good.BaseUrl);
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var cts = new CancellationTokenSource();
+        var request = gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream), cts.Token);
+        await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await cts.CancelAsync();
+        await FluentActions.Awaiting(() => request).Should().ThrowAsync<OperationCanceledException>();
+        var inference = await gateway.Inferences.NextAsync();
+
+        inference.Outcome.Should().Be(InferenceOutcome.ClientAbort);
+        inference.Attempts.Should().ContainSingle().Which.Outcome.Should().Be(AttemptOutcome.ClientAbort);
+        good.Received.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Retries_BackOffAndStopAtTheVariantTimeout()
+    {
+        await using var failing = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
+        var toml = "[models.m]\nrouting = [\"p\"]\n" + ProviderToml("m", "p", failing.BaseUrl) + """
+
+            [functions.f]
+            type = "chat"
+
+            [functions.f.variants.v]
+            type = "chat_completion"
+            model = "m"
+            retries = { num_retries = 50, max_delay_s = 0.2 }
+            timeouts = { non_streaming.total_ms = 1200 }
+            """;
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        var watch = Stopwatch.StartNew();
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("f", stream: false));
+        watch.Stop();
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadGateway, "the only variant failed");
+        var attempts = failing.Received.Count;
+        attempts.Should().BeGreaterThanOrEqualTo(3, "backoff delays are at most 0.2 s").And.BeLessThan(51, "the variant timeout stops retries");
+        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(1200) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(1200) + Slack);
+    }
+
+    [Fact]
+    public async Task Retries_RunTheRoutingListAgain_UpToNumRetries()
+    {
+        await using var failing = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
+        var toml = "[models.m]\nrouting = [\"p\"]\n" + ProviderToml("m", "p", failing.BaseUrl) + """
+
+            [functions.f]
+            type = "chat"
+
+            [functions.f.variants.v]
+            type = "chat_completion"
+            model = "m"
+            retries = { num_retries = 2, max_delay_s = 0.05 }
+            """;
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("f", stream: false));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadGateway);
+        failing.Received.Should().HaveCount(3);
+    }
+
+    [Fact]
+    public async Task RateLimitedProvider_IsNotRetriedInLaterRounds()
+    {
+        await using var limited = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status429WithRetryAfter));
+        await using var failing = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
+        var toml = "[models.m]\nrouting = [\"limited\", \"failing\"]\n" + ProviderToml("m", "limited", limited.BaseUrl) + ProviderToml("m", "failing", failing.BaseUrl) + """
+
+            [functions.f]
+            type = "chat"
+
+            [functions.f.variants.v]
+            type = "chat_completion"
+            model = "m"
+            retries = { num_retries = 2, max_delay_s = 0.05 }
+            """;
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("f", stream: false));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadGateway);
+        limited.Received.Should().ContainSingle();
+        failing.Received.Should().HaveCount(3);
+    }
+
+    [Fact]
+    public async Task OpenCircuit_SkipsDeadProviderWithoutConnecting_LastCandidateStillTried()
+    {
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("ok"));
+        var toml = "[models.m]\nrouting = [\"dead\", \"good\"]\n" + ProviderToml("m", "dead", "http://127.0.0.1:1") + ProviderToml("m", "good", good.BaseUrl)
+            + "\n[models.only_dead]\nrouting = [\"dead\"]\n" + ProviderToml("only_dead", "dead", "http://127.0.0.1:1");
+        await using var gateway = await TestGateway.StartAsync(toml, extraArgs:
+        [
+            "--TensorZero:CircuitBreaker:MinimumThroughput=2", "--TensorZero:CircuitBreaker:FailureRatio=0.5",
+            "--TensorZero:CircuitBreaker:BreakDuration=00:05:00",
+        ]);
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var warm = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream: false));
+            warm.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream: false));
+        using var onlyDead = await gateway.Client.PostAsync("/v1/chat/completions", Body("only_dead", stream: false));
+        var inferences = gateway.Inferences.All;
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        response.Headers.GetValues("x-tensorzero-attempts").Should().Equal("1");
+        inferences[2].Attempts.Select(a => a.Outcome).Should().Equal(AttemptOutcome.CircuitOpen, AttemptOutcome.Ok);
+        onlyDead.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+        inferences[3].Attempts.Should().ContainSingle().Which.Outcome.Should().Be(AttemptOutcome.ConnectError, "the last candidate is always tried");
+    }
+}

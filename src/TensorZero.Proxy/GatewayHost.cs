@@ -48,6 +48,10 @@ internal static class GatewayHost
         var app = builder.Build();
         app.MapTensorZeroGateway();
         Log.ConfigLoaded(app.Logger, configPath, config.Models.Count);
+        foreach (var warning in config.Warnings)
+        {
+            Log.ConfigWarning(app.Logger, warning);
+        }
         return app;
     }
 
@@ -98,7 +102,11 @@ internal static class GatewayHost
         {
             var config = ConfigLoader.LoadFile(path);
             GatewayRuntime.Build(config, environment);
-            output.WriteLine($"{path}: valid ({config.Models.Count} model(s)).");
+            output.WriteLine($"{path}: valid ({config.Models.Count} model(s), {config.Functions.Count} function(s)).");
+            foreach (var warning in config.Warnings)
+            {
+                output.WriteLine("  warning: " + warning);
+            }
             return 0;
         }
         catch (ConfigException ex)

@@ -12,6 +12,9 @@ internal static partial class Log
     [LoggerMessage(100, LogLevel.Information, "Loaded configuration '{Path}': {ModelCount} model(s)")]
     public static partial void ConfigLoaded(ILogger logger, string path, int modelCount);
 
+    [LoggerMessage(102, LogLevel.Warning, "Configuration warning: {Warning}")]
+    public static partial void ConfigWarning(ILogger logger, string warning);
+
     [LoggerMessage(101, LogLevel.Information, "Listening on {Address} (from [gateway] bind_address)")]
     public static partial void BindAddress(ILogger logger, string address);
 

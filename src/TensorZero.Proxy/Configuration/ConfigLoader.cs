@@ -117,6 +117,7 @@ internal static class ConfigLoader
             Models = models.ToFrozenDictionary(StringComparer.Ordinal),
             Functions = functions.ToFrozenDictionary(StringComparer.Ordinal),
             SourcePath = sourcePath,
+            Warnings = [.. reader.Warnings],
         };
     }
 
@@ -392,6 +393,12 @@ internal static class ConfigLoader
             reader.CheckKeys(streaming, path + ".streaming", ["ttft_ms", "total_ms"], []);
             ttft = Milliseconds(reader, streaming, path + ".streaming", "ttft_ms");
             streamingTotal = Milliseconds(reader, streaming, path + ".streaming", "total_ms");
+            if (ttft is not null && streamingTotal is not null && streamingTotal < ttft)
+            {
+                reader.Warn(path + ".streaming",
+                    $"total_ms ({streamingTotal.Value.TotalMilliseconds}) is below ttft_ms ({ttft.Value.TotalMilliseconds}): " +
+                    "the first token must arrive within total_ms anyway, so ttft_ms has no effect");
+            }
         }
         return new TimeoutsConfig(nonStreamingTotal, ttft, streamingTotal);
     }

@@ -223,8 +223,8 @@ internal static class FunctionConfigMapper
         {
             if (!names.Contains(name))
             {
-                reader.Error(experimentation, candidates.Any(x => x.Key == name) ? "candidate_variants" : "fallback_variants", expPath,
-                    $"names variant '{name}', which is not defined under [{path}.variants]");
+                var key = candidates.Any(x => x.Key == name) ? "candidate_variants" : "fallback_variants";
+                reader.Error(experimentation, key, $"{expPath}.{key}", $"names variant '{name}', which is not defined under [{path}.variants]");
             }
         }
         return new ExperimentationConfig(candidates.ToImmutable(), [.. fallbacks]);

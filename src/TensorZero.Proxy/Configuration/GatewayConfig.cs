@@ -16,6 +16,9 @@ internal sealed record GatewayConfig
 
     /// <summary>The file the configuration came from, for messages.</summary>
     public string? SourcePath { get; init; }
+
+    /// <summary>Valid settings that are probably mistakes, with their key paths.</summary>
+    public ImmutableArray<string> Warnings { get; init; } = [];
 }
 
 /// <summary><c>[gateway]</c>.</summary>

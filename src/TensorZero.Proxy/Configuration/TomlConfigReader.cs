@@ -9,10 +9,16 @@ namespace TensorZero.Proxy.Configuration;
 internal sealed class TomlConfigReader
 {
     private readonly List<string> _errors = [];
+    private readonly List<string> _warnings = [];
 
     public int ErrorCount => _errors.Count;
 
     public IReadOnlyList<string> Errors => _errors;
+
+    /// <summary>Settings that are valid but probably not what was meant; logged at start-up.</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    public void Warn(string path, string message) => _warnings.Add($"{path}: {message}");
 
     public void Error(TomlTable table, string key, string path, string message)
     {

@@ -52,9 +52,18 @@ internal sealed class ProviderCircuitBreakers
         _logger = logger;
     }
 
-    /// <summary>Whether calls to the provider are being skipped (open or isolated; half-open lets a probe through).</summary>
+    /// <summary>
+    /// Whether calls to the provider are being skipped. Polly reports <see cref="CircuitState.Open"/> until an
+    /// execution arrives after the break, so the break's end is tracked here: once it has passed, the next
+    /// attempt goes through the breaker and becomes the half-open probe.
+    /// </summary>
     public bool IsOpen(string key) =>
-        _breakers.TryGetValue(key, out var breaker) && breaker.State.CircuitState is CircuitState.Open or CircuitState.Isolated;
+        _breakers.TryGetValue(key, out var breaker) && breaker.State.CircuitState switch
+        {
+            CircuitState.Isolated => true,
+            CircuitState.Open => _timeProvider.GetTimestamp() < Interlocked.Read(ref breaker.OpenUntil),
+            _ => false,
+        };
 
     /// <summary>The state of every breaker created so far, for /metrics.</summary>
     public IEnumerable<(string Key, CircuitState State)> States => _breakers.Select(b => (b.Key, b.Value.State.CircuitState));
@@ -92,8 +101,9 @@ internal sealed class ProviderCircuitBreakers
 
     private Breaker Create(string key)
     {
-        var state = new CircuitBreakerStateProvider();
-        var control = new CircuitBreakerManualControl();
+        var breaker = new Breaker();
+        var state = breaker.State;
+        var control = breaker.Control;
         var pipeline = new ResiliencePipelineBuilder<object?> { TimeProvider = _timeProvider }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions<object?>
             {
@@ -106,6 +116,8 @@ internal sealed class ProviderCircuitBreakers
                 ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Result is ICircuitOutcome { IsProviderFailure: true }),
                 OnOpened = args =>
                 {
+                    var until = _timeProvider.GetTimestamp() + (long)(args.BreakDuration.TotalSeconds * _timeProvider.TimestampFrequency);
+                    Interlocked.Exchange(ref breaker.OpenUntil, until);
                     Log.CircuitOpened(_logger, key, (long)args.BreakDuration.TotalMilliseconds);
                     return default;
                 },
@@ -116,8 +128,19 @@ internal sealed class ProviderCircuitBreakers
                 },
             })
             .Build();
-        return new Breaker(pipeline, state, control);
+        breaker.Pipeline = pipeline;
+        return breaker;
     }
 
-    private sealed record Breaker(ResiliencePipeline<object?> Pipeline, CircuitBreakerStateProvider State, CircuitBreakerManualControl Control);
+    private sealed class Breaker
+    {
+        /// <summary>When the current break ends (a <see cref="TimeProvider"/> timestamp).</summary>
+        public long OpenUntil;
+
+        public CircuitBreakerStateProvider State { get; } = new();
+
+        public CircuitBreakerManualControl Control { get; } = new();
+
+        public ResiliencePipeline<object?> Pipeline { get; set; } = ResiliencePipeline<object?>.Empty;
+    }
 }

@@ -117,7 +117,70 @@ public sealed class ConfigLoaderTests
         { ValidModel + "\ntimeouts = { total_ms = 5 }\n", "models.m.providers.p.timeouts.total_ms (line 8): unknown key (expected one of: non_streaming, streaming)" },
         { "[models.m]\nrouting = [\"p\"]\nproviders = 3\n", "models.m.providers (line 3): must be a table (got an integer)" },
         { "this is not toml", "tensorzero.toml:1:" },
+        { ValidModel + Function("model = \"nope\""), "functions.f.variants.v.model (line 14): 'nope' is neither a model of [models] (defined: 'm') nor a shorthand" },
+        { ValidModel + Function("model = \"azure::x\""), "functions.f.variants.v.model (line 14): 'azure::x' is neither" },
+        { ValidModel + Function("model = \"m\"\nweight = -1"), "functions.f.variants.v.weight (line 15): must be a number >= 0" },
+        { ValidModel + Function("model = \"m\"\ntemperature = \"hot\""), "functions.f.variants.v.temperature (line 15): must be a number" },
+        { ValidModel + Function("model = \"m\"\nmax_tokens = 0"), "functions.f.variants.v.max_tokens (line 15): must be an integer > 0" },
+        { ValidModel + Function("model = \"m\"\nstop_sequences = [1]"), "functions.f.variants.v.stop_sequences (line 15): must be an array of strings" },
+        { ValidModel + Function("model = \"m\"\nretries = { num_retries = -1 }"), "functions.f.variants.v.retries.num_retries (line 15): must be between 0 and 100" },
+        { ValidModel + Function("model = \"m\"\nretries = { max_delay_s = 0 }"), "functions.f.variants.v.retries.max_delay_s (line 15): must be a positive number of seconds" },
+        { ValidModel + Function("model = \"m\"\nsystem_template = \"x\""), "functions.f.variants.v.system_template (line 15): is a TensorZero setting that TensorZero.Proxy does not support yet" },
+        { ValidModel + Function("model = \"m\"\nmystery = 1"), "functions.f.variants.v.mystery (line 15): unknown key" },
+        { ValidModel + Function("model = \"m\"").Replace("type = \"chat_completion\"", "type = \"best_of_n\""), "functions.f.variants.v.type (line 13): variant type 'best_of_n' is not supported" },
+        { ValidModel + Function("model = \"m\"").Replace("type = \"chat\"", "type = \"json\""), "functions.f.type (line 10): functions of type 'json' are not supported yet" },
+        { ValidModel + Function("model = \"m\"") + "\n[functions.f.experimentation]\ntype = \"static_weights\"\ncandidate_variants = { ghost = 1.0 }\n",
+            "functions.f.experimentation.candidate_variants (line 17): names variant 'ghost', which is not defined under [functions.f.variants]" },
+        { ValidModel + Function("model = \"m\"") + "\n[functions.f.experimentation]\ntype = \"uniform\"\nfallback_variants = [\"ghost\"]\n",
+            "functions.f.experimentation.fallback_variants (line 17): names variant 'ghost'" },
+        { ValidModel + Function("model = \"m\"") + "\n[functions.f.experimentation]\ntype = \"bandit\"\n", "functions.f.experimentation.type (line 16): unknown experimentation type 'bandit'" },
+        { ValidModel + "\n[functions.f]\ntype = \"chat\"\n", "functions.f: missing required key 'variants'" },
     };
+
+    private static string Function(string variantBody) => $"""
+
+
+        [functions.f]
+        type = "chat"
+
+        [functions.f.variants.v]
+        type = "chat_completion"
+        {variantBody}
+        """;
+
+    [Fact]
+    public void Parse_Functions_MapsVariantsAndExperimentation()
+    {
+        var config = ConfigLoader.Parse(File.ReadAllText(TestSupport.RepoPaths.Config("functions-example.toml")));
+
+        var function = config.Functions["draft_email"];
+        function.Variants.Keys.Should().BeEquivalentTo("a", "b", "canary");
+        function.Experimentation.Candidates.Select(c => $"{c.Key}={c.Value}").Should().Equal("a=0.7", "b=0.3", "canary=0");
+        function.Variants["a"].DefaultParameters.Select(p => $"{p.Key}={p.Value}").Should().Equal("temperature=0.3", "max_tokens=200");
+        config.Functions["flaky"].Experimentation.Fallbacks.Should().Equal("backup");
+    }
+
+    [Theory]
+    [InlineData("", "a=1,b=1")]
+    [InlineData("weight = 2.0", "a=2,b=0")]
+    public void Parse_NoExperimentation_UsesLegacyWeightsElseUniform(string weightOfA, string expected)
+    {
+        var config = ConfigLoader.Parse(ValidModel + $$"""
+
+
+            [functions.f]
+            type = "chat"
+            [functions.f.variants.a]
+            type = "chat_completion"
+            model = "m"
+            {{weightOfA}}
+            [functions.f.variants.b]
+            type = "chat_completion"
+            model = "m"
+            """);
+
+        string.Join(",", config.Functions["f"].Experimentation.Candidates.Select(c => $"{c.Key}={c.Value}")).Should().Be(expected);
+    }
 
     [Theory]
     [MemberData(nameof(InvalidConfigs))]
@@ -127,6 +190,20 @@ public sealed class ConfigLoaderTests
 
         act.Should().Throw<ConfigException>().Which.Errors.Should().Contain(e => e.StartsWith(expectedError, StringComparison.Ordinal),
             because: $"the errors should include '{expectedError}'");
+    }
+
+    [Fact]
+    public void Parse_StreamingTotalBelowTtft_Warns()
+    {
+        var config = ConfigLoader.Parse(ValidModel + "\ntimeouts = { streaming.ttft_ms = 900, streaming.total_ms = 400 }\n");
+
+        config.Warnings.Should().ContainSingle().Which.Should().StartWith("models.m.providers.p.timeouts.streaming: total_ms (400) is below ttft_ms (900)");
+    }
+
+    [Fact]
+    public void Parse_StreamingTotalAboveTtft_DoesNotWarn()
+    {
+        ConfigLoader.Parse(ValidModel + "\ntimeouts = { streaming.ttft_ms = 400, streaming.total_ms = 900 }\n").Warnings.Should().BeEmpty();
     }
 
     [Fact]

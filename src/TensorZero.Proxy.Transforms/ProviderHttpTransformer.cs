@@ -53,6 +53,7 @@ public sealed class ProviderHttpTransformer : HttpTransformer
             headers.TryAddWithoutValidation(policy.AuthHeaderName, policy.AuthHeaderValue);
         }
 
+        attempt.AppliedHeaders = AppliedHeaders(proxyRequest);
         return default;
     }
 
@@ -157,6 +158,24 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         }
         proxyResponse.Content = replacement;
         return true;
+    }
+
+    /// <summary>Every header of the upstream request, credential values redacted.</summary>
+    private static List<KeyValuePair<string, string>> AppliedHeaders(HttpRequestMessage request)
+    {
+        var applied = new List<KeyValuePair<string, string>>();
+        foreach (var header in request.Headers.NonValidated)
+        {
+            applied.Add(new(header.Key, CredentialHeaders.Display(header.Key, header.Value.ToString())));
+        }
+        if (request.Content is not null)
+        {
+            foreach (var header in request.Content.Headers.NonValidated)
+            {
+                applied.Add(new(header.Key, header.Value.ToString()));
+            }
+        }
+        return applied;
     }
 
     private static bool IsJson(HttpContent content) =>

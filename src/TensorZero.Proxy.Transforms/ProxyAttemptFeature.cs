@@ -95,6 +95,12 @@ public sealed class ProxyAttemptFeature
     /// <summary>When the first response event (stream) or the whole body (non-streaming) was available.</summary>
     public long? FirstTokenAt { get; set; }
 
+    /// <summary>
+    /// The headers the transformer actually sent upstream, credential values redacted
+    /// (<see cref="CredentialHeaders.Redacted"/>); for the attempt's record.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> AppliedHeaders { get; set; } = [];
+
     /// <summary>Whether an upstream status is one the gateway fails over on: 5xx and 429.</summary>
     public static bool IsRetryableStatus(int statusCode) => statusCode >= 500 || statusCode == 429;
 

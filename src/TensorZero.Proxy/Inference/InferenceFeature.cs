@@ -48,6 +48,12 @@ internal sealed record AttemptRecord(
     /// <summary>The timeout level that fired, for <see cref="AttemptOutcome.Timeout"/>.</summary>
     public TimeoutLevel? TimeoutLevel { get; init; }
 
+    /// <summary>The body sent to the provider (null when nothing was sent).</summary>
+    public ReadOnlyMemory<byte>? RawRequest { get; init; }
+
+    /// <summary>The headers sent to the provider, credential values redacted.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> AppliedHeaders { get; init; } = [];
+
     /// <inheritdoc />
     public bool IsProviderFailure => Outcome is AttemptOutcome.Status or AttemptOutcome.ConnectError or AttemptOutcome.Timeout
         or AttemptOutcome.NoFirstToken or AttemptOutcome.Truncated or AttemptOutcome.Error;
@@ -130,6 +136,12 @@ internal sealed class InferenceFeature
 
     /// <summary>The user's tags plus automatic <c>tensorzero::</c> tags such as <c>tensorzero::variant_pinned</c>.</summary>
     public Dictionary<string, string> Tags { get; }
+
+    /// <summary>The request's <c>tensorzero::extra_headers</c> entries as received (JSON), or null.</summary>
+    public string? ExtraHeadersJson { get; set; }
+
+    /// <summary>The request's <c>tensorzero::extra_body</c> entries as received (JSON), or null.</summary>
+    public string? ExtraBodyJson { get; set; }
 
     /// <summary>Rewrites response ids and model for this inference.</summary>
     public IResponseRewriter Rewriter { get; }

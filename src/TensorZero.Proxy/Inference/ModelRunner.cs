@@ -239,6 +239,8 @@ internal sealed class ModelRunner
                 Variant = variant?.Name,
                 TimeToFirstToken = ttft,
                 TimeoutLevel = level,
+                RawRequest = body,
+                AppliedHeaders = attempt.AppliedHeaders,
             };
 
         if (attempt.Committed)

@@ -53,6 +53,33 @@ public sealed class ProviderHttpTransformer : HttpTransformer
             headers.TryAddWithoutValidation(policy.AuthHeaderName, policy.AuthHeaderValue);
         }
 
+        // Sidecar pass-through: only the client headers the provider names; never framing or hop-by-hop
+        // headers, and credentials only where the provider allows overriding its own.
+        if (!policy.ForwardClientHeaders.IsEmpty)
+        {
+            foreach (var header in httpContext.Request.Headers)
+            {
+                if (policy.ForwardClientHeaders.Matches(header.Key) && !ExtraHeaderRules.IsForbidden(header.Key)
+                    && (!CredentialHeaders.IsCredential(header.Key) || policy.AllowCredentialOverride))
+                {
+                    SetHeader(proxyRequest, header.Key, header.Value.ToString());
+                }
+            }
+        }
+
+        // Extra headers: variant config, provider config, request entries; later wins, delete removes.
+        foreach (var operation in attempt.HeaderOperations)
+        {
+            if (operation.Delete)
+            {
+                RemoveHeader(proxyRequest, operation.Name);
+            }
+            else
+            {
+                SetHeader(proxyRequest, operation.Name, operation.Value!);
+            }
+        }
+
         attempt.AppliedHeaders = AppliedHeaders(proxyRequest);
         return default;
     }
@@ -158,6 +185,32 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         }
         proxyResponse.Content = replacement;
         return true;
+    }
+
+    private static void SetHeader(HttpRequestMessage request, string name, string value)
+    {
+        RemoveHeader(request, name);
+        if (name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase))
+        {
+            request.Content?.Headers.TryAddWithoutValidation(name, value);
+        }
+        else
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+    }
+
+    /// <summary>Removes a header from the collection it belongs to (content headers reject request header names).</summary>
+    private static void RemoveHeader(HttpRequestMessage request, string name)
+    {
+        if (name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase))
+        {
+            request.Content?.Headers.Remove(name);
+        }
+        else
+        {
+            request.Headers.Remove(name);
+        }
     }
 
     /// <summary>Every header of the upstream request, credential values redacted.</summary>

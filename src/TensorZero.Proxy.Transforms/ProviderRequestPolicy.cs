@@ -10,7 +10,10 @@ public sealed class ProviderRequestPolicy
     /// <param name="requestUri">The absolute URI of the provider's chat completions endpoint, query included.</param>
     /// <param name="authHeaderName">The credential header (<c>Authorization</c>, <c>api-key</c>), or null for none.</param>
     /// <param name="authHeaderValue">The credential header's value; never logged.</param>
-    public ProviderRequestPolicy(Uri requestUri, string? authHeaderName, string? authHeaderValue)
+    /// <param name="forwardClientHeaders">Client headers a sidecar passes on (<c>forward_client_headers</c>).</param>
+    /// <param name="allowCredentialOverride">Whether extra headers may set credential headers (<c>allow_credential_override</c>).</param>
+    public ProviderRequestPolicy(
+        Uri requestUri, string? authHeaderName, string? authHeaderValue, ClientHeaderPatterns? forwardClientHeaders = null, bool allowCredentialOverride = false)
     {
         ArgumentNullException.ThrowIfNull(requestUri);
         if (!requestUri.IsAbsoluteUri)
@@ -25,7 +28,15 @@ public sealed class ProviderRequestPolicy
         RequestUri = requestUri;
         AuthHeaderName = authHeaderName;
         AuthHeaderValue = authHeaderValue;
+        ForwardClientHeaders = forwardClientHeaders ?? ClientHeaderPatterns.None;
+        AllowCredentialOverride = allowCredentialOverride;
     }
+
+    /// <summary>Which client headers are passed on to this provider.</summary>
+    public ClientHeaderPatterns ForwardClientHeaders { get; }
+
+    /// <summary>Whether extra headers and forwarded client headers may replace this provider's credential headers.</summary>
+    public bool AllowCredentialOverride { get; }
 
     /// <summary>The absolute URI every attempt is sent to.</summary>
     public Uri RequestUri { get; }

@@ -71,6 +71,12 @@ public sealed class ProxyAttemptFeature
     /// </summary>
     public Func<TimeSpan?>? RemainingAfterCommit { get; init; }
 
+    /// <summary>
+    /// The extra header operations of this attempt in the order they apply (variant config, provider config,
+    /// request entries), already validated.
+    /// </summary>
+    public IReadOnlyList<ExtraHeaderEntry> HeaderOperations { get; init; } = [];
+
     /// <summary>Rewrites the response (ids, model echo) on its way to the client; null leaves bytes untouched.</summary>
     public IResponseRewriter? Rewriter { get; init; }
 

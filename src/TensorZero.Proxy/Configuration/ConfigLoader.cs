@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Net;
 using TensorZero.Proxy.Configuration.Toml;
+using TensorZero.Proxy.Transforms;
 
 namespace TensorZero.Proxy.Configuration;
 
@@ -85,7 +86,7 @@ internal static class ConfigLoader
                     reader.Error(modelTables, name, path, "must be a table");
                     continue;
                 }
-                if (MapModel(reader, name, table, path) is { } model)
+                if (MapModel(reader, name, table, path, gateway.ExtraHeaderLimits) is { } model)
                 {
                     models.Add(name, model);
                 }
@@ -103,7 +104,7 @@ internal static class ConfigLoader
                     reader.Error(functionTables, name, path, "must be a table");
                     continue;
                 }
-                if (FunctionConfigMapper.Map(reader, name, table, path, models) is { } function)
+                if (FunctionConfigMapper.Map(reader, name, table, path, models, gateway.ExtraHeaderLimits) is { } function)
                 {
                     functions.Add(name, function);
                 }
@@ -135,7 +136,7 @@ internal static class ConfigLoader
         }
 
         const string path = "gateway";
-        reader.CheckKeys(table, path, ["bind_address", "base_path", "debug", "observability"],
+        reader.CheckKeys(table, path, ["bind_address", "base_path", "debug", "observability", "extra_headers"],
             ["export", "template_filesystem_access", "enable_template_filesystem_access", "auth", "fetch_and_encode_input_files_before_inference", "disable_pseudonymous_usage_analytics"]);
 
         var bindAddress = reader.String(table, path, "bind_address");
@@ -166,8 +167,28 @@ internal static class ConfigLoader
             };
         }
 
+        var limits = ExtraHeaderLimits.Default;
+        if (reader.Table(table, path, "extra_headers") is { } limitTable)
+        {
+            const string limitPath = "gateway.extra_headers";
+            reader.CheckKeys(limitTable, limitPath, ["max_entries", "max_name_bytes", "max_value_bytes"], []);
+            int Limit(string key, int fallback, int max)
+            {
+                var value = reader.Integer(limitTable, limitPath, key) ?? fallback;
+                if (value < 1 || value > max)
+                {
+                    reader.Error(limitTable, key, $"{limitPath}.{key}", $"must be between 1 and {max} (got {value})");
+                    return fallback;
+                }
+                return (int)value;
+            }
+            limits = new ExtraHeaderLimits(
+                Limit("max_entries", limits.MaxEntries, 1024), Limit("max_name_bytes", limits.MaxNameBytes, 8192), Limit("max_value_bytes", limits.MaxValueBytes, 1 << 20));
+        }
+
         return new GatewaySettings
         {
+            ExtraHeaderLimits = limits,
             BindAddress = bindAddress,
             BasePath = basePath,
             Debug = reader.Bool(table, path, "debug") ?? false,
@@ -187,7 +208,7 @@ internal static class ConfigLoader
             && int.TryParse(value.AsSpan(colon + 1), out var port) && port is > 0 and <= 65535;
     }
 
-    private static ModelConfig? MapModel(TomlConfigReader reader, string name, TomlTable table, string path)
+    private static ModelConfig? MapModel(TomlConfigReader reader, string name, TomlTable table, string path, ExtraHeaderLimits limits)
     {
         reader.CheckKeys(table, path, ["routing", "providers", "timeouts"], ["endpoints", "skip_relay"]);
         var errorsBefore = reader.ErrorCount;
@@ -205,7 +226,7 @@ internal static class ConfigLoader
                     reader.Error(providerTables, providerName, providerPath, "must be a table");
                     continue;
                 }
-                if (MapProvider(reader, providerName, providerTable, providerPath) is { } provider)
+                if (MapProvider(reader, providerName, providerTable, providerPath, limits) is { } provider)
                 {
                     providers.Add(providerName, provider);
                 }
@@ -248,7 +269,7 @@ internal static class ConfigLoader
         };
     }
 
-    private static ProviderConfig? MapProvider(TomlConfigReader reader, string name, TomlTable table, string path)
+    private static ProviderConfig? MapProvider(TomlConfigReader reader, string name, TomlTable table, string path, ExtraHeaderLimits limits)
     {
         var typeName = reader.String(table, path, "type", required: true);
         if (typeName is null)
@@ -263,8 +284,8 @@ internal static class ConfigLoader
         }
 
         var errorsBefore = reader.ErrorCount;
-        string[] common = ["type", "timeouts", "api_key_location"];
-        string[] notSupported = ["extra_headers", "extra_body", "discard_unknown_chunks", "include_encrypted_reasoning", "provider_tools"];
+        string[] common = ["type", "timeouts", "api_key_location", "extra_headers", "extra_body", "allow_credential_override", "forward_client_headers"];
+        string[] notSupported = ["discard_unknown_chunks", "include_encrypted_reasoning", "provider_tools"];
         if (info.Type == ProviderType.Azure)
         {
             reader.CheckKeys(table, path, [.. common, "deployment_id", "endpoint"], notSupported);
@@ -322,6 +343,17 @@ internal static class ConfigLoader
         }
 
         var timeouts = MapTimeouts(reader, table, path);
+        var allowCredentialOverride = reader.Bool(table, path, "allow_credential_override") ?? false;
+        var extraHeaders = ExtraConfigMapper.Headers(reader, table, path, limits, allowCredentialOverride);
+        var extraBody = ExtraConfigMapper.Body(reader, table, path);
+        var forward = reader.StringArray(table, path, "forward_client_headers") ?? [];
+        foreach (var pattern in forward)
+        {
+            if (pattern.Length == 0 || !ExtraHeaderRules.IsToken(pattern.Replace("*", "x", StringComparison.Ordinal)))
+            {
+                reader.Error(table, "forward_client_headers", path + ".forward_client_headers", $"'{pattern}' is not a header name pattern (a token, '*' as wildcard)");
+            }
+        }
         if (reader.ErrorCount != errorsBefore)
         {
             return null;
@@ -329,6 +361,10 @@ internal static class ConfigLoader
 
         return new ProviderConfig
         {
+            ExtraHeaders = extraHeaders,
+            ExtraBody = extraBody,
+            AllowCredentialOverride = allowCredentialOverride,
+            ForwardClientHeaders = [.. forward],
             Name = name,
             Type = info.Type,
             ModelName = modelName,

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Globalization;
 using TensorZero.Proxy.Configuration.Toml;
+using TensorZero.Proxy.Transforms;
 
 namespace TensorZero.Proxy.Configuration;
 
@@ -15,7 +16,8 @@ internal static class FunctionConfigMapper
         ("frequency_penalty", "frequency_penalty"), ("seed", "seed"), ("stop_sequences", "stop"),
     ];
 
-    public static FunctionConfig? Map(TomlConfigReader reader, string name, TomlTable table, string path, IReadOnlyDictionary<string, ModelConfig> models)
+    public static FunctionConfig? Map(
+        TomlConfigReader reader, string name, TomlTable table, string path, IReadOnlyDictionary<string, ModelConfig> models, ExtraHeaderLimits limits)
     {
         reader.CheckKeys(table, path, ["type", "variants", "experimentation", "description"],
             ["system_schema", "user_schema", "assistant_schema", "output_schema", "schemas", "tools", "tool_choice", "parallel_tool_calls", "evaluators"]);
@@ -41,7 +43,7 @@ internal static class FunctionConfigMapper
                     reader.Error(variantTables, variantName, variantPath, "must be a table");
                     continue;
                 }
-                if (MapVariant(reader, variantName, variantTable, variantPath, models) is { } variant)
+                if (MapVariant(reader, variantName, variantTable, variantPath, models, limits) is { } variant)
                 {
                     variants.Add(variant);
                 }
@@ -66,11 +68,11 @@ internal static class FunctionConfigMapper
     }
 
     private static VariantConfig? MapVariant(
-        TomlConfigReader reader, string name, TomlTable table, string path, IReadOnlyDictionary<string, ModelConfig> models)
+        TomlConfigReader reader, string name, TomlTable table, string path, IReadOnlyDictionary<string, ModelConfig> models, ExtraHeaderLimits limits)
     {
-        string[] allowed = ["type", "model", "weight", "timeouts", "retries", .. SamplingParameters.Select(p => p.Key)];
+        string[] allowed = ["type", "model", "weight", "timeouts", "retries", "extra_headers", "extra_body", .. SamplingParameters.Select(p => p.Key)];
         reader.CheckKeys(table, path, allowed,
-            ["system_template", "user_template", "assistant_template", "templates", "json_mode", "extra_headers", "extra_body",
+            ["system_template", "user_template", "assistant_template", "templates", "json_mode",
              "reasoning_effort", "service_tier", "thinking_budget_tokens", "verbosity", "input_wrappers"]);
         var errorsBefore = reader.ErrorCount;
 
@@ -134,12 +136,17 @@ internal static class FunctionConfigMapper
         }
 
         var timeouts = ConfigLoader.MapTimeouts(reader, table, path);
+        // Credential headers at variant level are checked against the variant's providers once models resolve.
+        var extraHeaders = ExtraConfigMapper.Headers(reader, table, path, limits, allowCredentialOverride: true);
+        var extraBody = ExtraConfigMapper.Body(reader, table, path);
         if (reader.ErrorCount != errorsBefore)
         {
             return null;
         }
         return new VariantConfig
         {
+            ExtraHeaders = extraHeaders,
+            ExtraBody = extraBody,
             Name = name,
             Model = model!,
             Weight = weight,

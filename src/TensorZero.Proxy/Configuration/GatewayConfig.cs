@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
+using TensorZero.Proxy.Transforms;
 
 namespace TensorZero.Proxy.Configuration;
 
@@ -35,6 +36,9 @@ internal sealed record GatewaySettings
 
     /// <summary><c>[gateway.observability]</c>.</summary>
     public ObservabilityConfig Observability { get; init; } = new();
+
+    /// <summary><c>[gateway.extra_headers]</c>: bounds on extra header entries.</summary>
+    public ExtraHeaderLimits ExtraHeaderLimits { get; init; } = ExtraHeaderLimits.Default;
 }
 
 /// <summary><c>[gateway.observability]</c>.</summary>
@@ -86,6 +90,18 @@ internal sealed record ProviderConfig
 
     /// <summary><c>timeouts</c> of one attempt.</summary>
     public TimeoutsConfig Timeouts { get; init; } = TimeoutsConfig.None;
+
+    /// <summary><c>extra_headers</c> applied to every attempt at this provider.</summary>
+    public ImmutableArray<ExtraHeaderEntry> ExtraHeaders { get; init; } = [];
+
+    /// <summary><c>extra_body</c> applied to every attempt at this provider.</summary>
+    public ImmutableArray<ExtraBodyEntry> ExtraBody { get; init; } = [];
+
+    /// <summary><c>allow_credential_override</c>: extra headers may replace the credential header. Default false.</summary>
+    public bool AllowCredentialOverride { get; init; }
+
+    /// <summary><c>forward_client_headers</c>: glob patterns of client headers passed on (sidecar use).</summary>
+    public ImmutableArray<string> ForwardClientHeaders { get; init; } = [];
 }
 
 /// <summary>
@@ -142,6 +158,12 @@ internal sealed record VariantConfig
     public TimeoutsConfig Timeouts { get; init; } = TimeoutsConfig.None;
 
     public RetryConfig Retries { get; init; } = RetryConfig.None;
+
+    /// <summary><c>extra_headers</c> applied to every attempt of this variant (first, before the provider's).</summary>
+    public ImmutableArray<ExtraHeaderEntry> ExtraHeaders { get; init; } = [];
+
+    /// <summary><c>extra_body</c> applied to every attempt of this variant.</summary>
+    public ImmutableArray<ExtraBodyEntry> ExtraBody { get; init; } = [];
 
     /// <summary>Request body fields the variant sets when the request does not (temperature, max_tokens, ...), as JSON.</summary>
     public ImmutableArray<KeyValuePair<string, string>> DefaultParameters { get; init; } = [];

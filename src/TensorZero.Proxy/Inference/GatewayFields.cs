@@ -5,7 +5,8 @@ namespace TensorZero.Proxy.Inference;
 
 /// <summary>
 /// The request's <c>tensorzero::*</c> fields, validated (DESIGN.md §2): variant pin, episode id (a UUIDv7 not
-/// in the future), tags (strings; the <c>tensorzero::</c> prefix is reserved) and dry run.
+/// in the future), tags (strings; the <c>tensorzero::</c> prefix is reserved) and dry run. Extra headers and
+/// body depend on the target and are read by <see cref="ExtraParameters"/>.
 /// </summary>
 internal sealed record GatewayFields
 {
@@ -95,15 +96,6 @@ internal sealed record GatewayFields
                 return false;
             }
             dryRun = d.GetBoolean();
-        }
-
-        foreach (var name in (ReadOnlySpan<string>)["tensorzero::extra_headers", "tensorzero::extra_body"])
-        {
-            if (fields.ContainsKey(name))
-            {
-                error = $"'{name}' is not supported yet by this gateway.";
-                return false;
-            }
         }
 
         result = new GatewayFields { VariantName = variant, EpisodeId = episode, Tags = tags, DryRun = dryRun };

@@ -137,7 +137,13 @@ internal sealed class InferenceFeature
     /// <summary>The user's tags plus automatic <c>tensorzero::</c> tags such as <c>tensorzero::variant_pinned</c>.</summary>
     public Dictionary<string, string> Tags { get; }
 
-    /// <summary>The request's <c>tensorzero::extra_headers</c> entries as received (JSON), or null.</summary>
+    /// <summary>The request's extra header entries, validated, before filtering per attempt.</summary>
+    public UnfilteredInferenceExtraHeaders ExtraHeaders { get; set; } = UnfilteredInferenceExtraHeaders.Empty;
+
+    /// <summary>The request's extra body entries, validated, before filtering per attempt.</summary>
+    public UnfilteredInferenceExtraBody ExtraBody { get; set; } = UnfilteredInferenceExtraBody.Empty;
+
+    /// <summary>The request's <c>tensorzero::extra_headers</c> entries as received (JSON, credential values redacted), or null.</summary>
     public string? ExtraHeadersJson { get; set; }
 
     /// <summary>The request's <c>tensorzero::extra_body</c> entries as received (JSON), or null.</summary>

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
+using TensorZero.Proxy.Transforms;
 
 namespace TensorZero.Proxy.Inference;
 
@@ -75,7 +76,22 @@ internal sealed class InferenceMiddleware
             return;
         }
 
-        var inference = new InferenceFeature(request, fields, Guid.CreateVersion7(now), now, _time.GetTimestamp());
+        var attemptTargets = ExtraParameters.Targets(target, fields.VariantName);
+        if (!ExtraParameters.TryRead(request.TensorZeroFields, target, attemptTargets, runtime.Config.Gateway.ExtraHeaderLimits,
+            out var extraHeaders, out var extraBody, out var extraError)
+            || !TryCheckBodyPatches(request, attemptTargets, extraBody, out extraError))
+        {
+            await OpenAIError.BadRequest(context, extraError!, "invalid_extra_parameters");
+            return;
+        }
+
+        var inference = new InferenceFeature(request, fields, Guid.CreateVersion7(now), now, _time.GetTimestamp())
+        {
+            ExtraHeaders = extraHeaders,
+            ExtraBody = extraBody,
+            ExtraHeadersJson = ExtraParameters.HeadersJson(request.TensorZeroFields),
+            ExtraBodyJson = ExtraParameters.BodyJson(request.TensorZeroFields),
+        };
         context.Features.Set(inference);
         try
         {
@@ -191,6 +207,33 @@ internal sealed class InferenceMiddleware
         {
             return new ModelRunResult(ModelRunOutcome.ClientAbort, []);
         }
+    }
+
+    /// <summary>
+    /// Applies every attempt's body patches to its body once, before anything is sent, so a patch that cannot
+    /// apply (an index into a missing array, ...) is the request's 400 rather than a failed attempt.
+    /// </summary>
+    private static bool TryCheckBodyPatches(InferenceRequest request, List<AttemptTarget> targets, UnfilteredInferenceExtraBody extraBody, out string? error)
+    {
+        error = null;
+        foreach (var target in targets)
+        {
+            var operations = ExtraParameters.BodyOperations(extraBody, target);
+            if (operations.Count == 0)
+            {
+                continue;
+            }
+            try
+            {
+                JsonPointerPatch.Apply(request.Template.Render(target.Provider.UpstreamModelName), operations);
+            }
+            catch (JsonPatchException ex)
+            {
+                error = $"{ex.Message} (for provider '{target.Provider.Name}' of model '{target.Model.Name}').";
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Records the inference's outcome; true when nothing more is to be done (committed or aborted).</summary>

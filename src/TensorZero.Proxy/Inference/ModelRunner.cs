@@ -217,9 +217,11 @@ internal sealed class ModelRunner
             ? new CancellationTokenSource(left, _time)
             : new CancellationTokenSource();
 
-        var body = Render(inference.Request, provider, variant);
+        var target = new AttemptTarget(variant, model, provider);
+        var body = Render(inference, target);
         var attempt = new ProxyAttemptFeature(provider.Policy!, body, preCommit, _time)
         {
+            HeaderOperations = ExtraParameters.HeaderOperations(inference.ExtraHeaders, target),
             MaxBufferedResponseBytes = _maxBufferedResponseBytes,
             RemainingAfterCommit = () => DeadlineSet.Remaining(deadlines.EarliestPostCommit(), _time),
             Rewriter = inference.Rewriter,
@@ -273,22 +275,33 @@ internal sealed class ModelRunner
         };
     }
 
-    /// <summary>The provider's body: the client's fields, the provider's model name and the variant's defaults the client did not set.</summary>
-    private static byte[] Render(InferenceRequest request, RuntimeProvider provider, RuntimeVariant? variant)
+    /// <summary>
+    /// The provider's body: the client's fields, the provider's model name, the variant's defaults the client
+    /// did not set, then the attempt's extra body patches (checked before the first attempt).
+    /// </summary>
+    private static byte[] Render(InferenceFeature inference, AttemptTarget target)
     {
+        var request = inference.Request;
+        var (variant, provider) = (target.Variant, target.Provider);
+        byte[] body;
         if (variant is null || variant.DefaultMembers.Length == 0)
         {
-            return request.Template.Render(provider.UpstreamModelName);
+            body = request.Template.Render(provider.UpstreamModelName);
         }
-        var extra = new List<byte[]>(variant.DefaultMembers.Length);
-        foreach (var (field, member) in variant.DefaultMembers)
+        else
         {
-            if (!request.HasField(field))
+            var extra = new List<byte[]>(variant.DefaultMembers.Length);
+            foreach (var (field, member) in variant.DefaultMembers)
             {
-                extra.Add(member);
+                if (!request.HasField(field))
+                {
+                    extra.Add(member);
+                }
             }
+            body = request.Template.Render(provider.UpstreamModelName, extra.ToArray());
         }
-        return request.Template.Render(provider.UpstreamModelName, extra.ToArray());
+        var patches = ExtraParameters.BodyOperations(inference.ExtraBody, target);
+        return patches.Count == 0 ? body : JsonPointerPatch.Apply(body, patches);
     }
 
     /// <summary>The innermost message (e.g. "Connection refused (127.0.0.1:9)"): no stack, no request content.</summary>

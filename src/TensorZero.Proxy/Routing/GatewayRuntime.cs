@@ -17,7 +17,6 @@ internal sealed class GatewayRuntime
     /// <summary>The YARP cluster the inference routes point at; it has no destinations, the middleware picks them.</summary>
     public const string InferenceClusterId = "tensorzero-inference";
 
-    private const string ShorthandPrefix = "tensorzero::model_name::";
     private readonly Func<string, string?> _environment;
     private readonly ConcurrentDictionary<string, RuntimeModel> _shorthands = new(StringComparer.Ordinal);
 
@@ -86,6 +85,14 @@ internal sealed class GatewayRuntime
                         continue;
                     }
                     shorthands.Add(variant.Model, model);
+                }
+                foreach (var header in variant.ExtraHeaders.Where(h => CredentialHeaders.IsCredential(h.Name)))
+                {
+                    if (model.Providers.FirstOrDefault(p => !p.Config.AllowCredentialOverride) is { } strict)
+                    {
+                        errors.Add($"functions.{function.Name}.variants.{variant.Name}.extra_headers: header '{header.Name}' carries credentials, " +
+                            $"but provider '{strict.Name}' of model '{model.Name}' does not set allow_credential_override = true");
+                    }
                 }
                 variants.Add(variant.Name, new RuntimeVariant(function.Name, variant, model, EncodeDefaults(variant)));
             }
@@ -188,9 +195,10 @@ internal sealed class GatewayRuntime
             upstreamModel = provider.ModelName!;
         }
 
+        var forward = provider.ForwardClientHeaders.IsEmpty ? ClientHeaderPatterns.None : new ClientHeaderPatterns(provider.ForwardClientHeaders);
         var policy = secret is null || authHeader is null
-            ? new ProviderRequestPolicy(requestUri, null, null)
-            : new ProviderRequestPolicy(requestUri, authHeader, secret);
+            ? new ProviderRequestPolicy(requestUri, null, null, forward, provider.AllowCredentialOverride)
+            : new ProviderRequestPolicy(requestUri, authHeader, secret, forward, provider.AllowCredentialOverride);
         return new RuntimeProvider(modelName, provider, upstreamModel, policy, clusterId, baseUri.AbsoluteUri);
     }
 
@@ -242,7 +250,8 @@ internal sealed class GatewayRuntime
             ApiKeyLocation = info.DefaultCredential,
         };
         var errors = new List<string>();
-        var modelName = ShorthandPrefix + shorthand;
+        // A shorthand model is named by its shorthand ("openai::gpt-4o-mini") in messages and records.
+        var modelName = shorthand;
         var provider = CreateProvider(modelName, config, ShorthandClusterId(info), environment, errors);
         if (errors.Count > 0)
         {

@@ -101,8 +101,18 @@ public sealed class ConfigLoaderTests
         { ValidModel.Replace("type = \"openai\"", "type = \"anthropicx\""), "models.m.providers.p.type (line 5): unknown provider type 'anthropicx'" },
         { ValidModel.Replace("type = \"openai\"\n", ""), "models.m.providers.p: missing required key 'type'" },
         { ValidModel.Replace("model_name = \"gpt-4o-mini\"\n", ""), "models.m.providers.p: missing required key 'model_name'" },
-        { ValidModel + "\nbogus = true\n", "models.m.providers.p.bogus (line 8): unknown key (expected one of: type, timeouts, api_key_location, model_name, api_base)" },
-        { ValidModel + "\nextra_headers = []\n", "models.m.providers.p.extra_headers (line 8): is a TensorZero setting that TensorZero.Proxy does not support yet" },
+        { ValidModel + "\nbogus = true\n", "models.m.providers.p.bogus (line 8): unknown key (expected one of: type, timeouts, api_key_location, extra_headers, extra_body, allow_credential_override, forward_client_headers, model_name, api_base)" },
+        { ValidModel + "\nextra_headers = [{ name = \"Authorization\", value = \"Bearer x\" }]\n", "models.m.providers.p.extra_headers[0] (line 8): header 'Authorization' carries credentials" },
+        { ValidModel + "\nextra_headers = [{ name = \"X-A\", value = \"v\\r\\nHost: evil\" }]\n", "models.m.providers.p.extra_headers[0] (line 8): the value of header 'X-A' contains a control character" },
+        { ValidModel + "\nextra_headers = [{ name = \"Connection\", delete = true }]\n", "models.m.providers.p.extra_headers[0] (line 8): header 'Connection' is a framing or hop-by-hop header" },
+        { ValidModel + "\nextra_headers = [{ name = \"X-A\", value = \"v\", when = 1 }]\n", "models.m.providers.p.extra_headers[0] (line 8): unknown key 'when'" },
+        { ValidModel + "\nextra_headers = [{ name = \"X-A\" }]\n", "models.m.providers.p.extra_headers[0] (line 8): needs exactly one of 'value' or 'delete = true'" },
+        { ValidModel + "\nextra_headers = [{ name = \"X-A\", delete = false }]\n", "models.m.providers.p.extra_headers[0] (line 8): 'delete' must be true when present" },
+        { ValidModel + "\nextra_headers = \"X-A: v\"\n", "models.m.providers.p.extra_headers (line 8): must be an array" },
+        { ValidModel + "\nextra_body = [{ pointer = \"temperature\", value = 1 }]\n", "models.m.providers.p.extra_body[0].pointer (line 8): pointer 'temperature' must start with '/'" },
+        { ValidModel + "\nextra_body = [{ pointer = \"/t\", value = nan }]\n", "models.m.providers.p.extra_body[0].value (line 8): nan and inf have no JSON form" },
+        { ValidModel + "\nforward_client_headers = [\"bad header\"]\n", "models.m.providers.p.forward_client_headers (line 8): 'bad header' is not a header name pattern" },
+        { "[gateway.extra_headers]\nmax_entries = 0\n", "gateway.extra_headers.max_entries (line 2): must be between 1 and 1024" },
         { ValidModel.Replace("\"none\"", "\"dynamic::key\""), "models.m.providers.p.api_key_location (line 7): 'dynamic::key' is not supported yet" },
         { ValidModel.Replace("\"none\"", "\"KEY\""), "models.m.providers.p.api_key_location (line 7): 'KEY' is not a credential location" },
         { ValidModel + "\napi_base = \"ftp://x\"\n", "models.m.providers.p.api_base (line 8): 'ftp://x' is not an http(s) URL" },
@@ -239,6 +249,50 @@ public sealed class ConfigLoaderTests
         act.Should().Throw<ConfigException>().Which.Errors.Should().ContainSingle()
             .Which.Should().Be("models.m.providers.p.api_key_location: environment variable 'SOME_MISSING_KEY' is not set " +
                 "(the provider is in the routing of model 'm'; set it, or use api_key_location = \"none\")");
+    }
+
+    [Fact]
+    public void Parse_ExtraHeadersAndBody_MapInOrderWithValuesAsJson()
+    {
+        var config = ConfigLoader.Parse(ValidModel + """
+
+            extra_headers = [{ name = "X-A", value = "1" }, { name = "X-B", delete = true }]
+            extra_body = [{ pointer = "/metadata/x", value = { k = [1, 2.5, "s", true] } }, { pointer = "/n", delete = true }]
+            allow_credential_override = true
+            forward_client_headers = ["helicone-*"]
+
+            [gateway.extra_headers]
+            max_entries = 10
+            max_name_bytes = 100
+            max_value_bytes = 1000
+            """);
+
+        var provider = config.Models["m"].Providers["p"];
+        provider.ExtraHeaders.Select(h => h.ToString()).Should().Equal("{name: 'X-A', value: '1'}", "{name: 'X-B', delete: true}");
+        provider.ExtraBody.Select(b => b.Value).Should().Equal("{\"k\":[1,2.5,\"s\",true]}", null);
+        provider.AllowCredentialOverride.Should().BeTrue();
+        provider.ForwardClientHeaders.Should().Equal("helicone-*");
+        config.Gateway.ExtraHeaderLimits.Should().Be(new TensorZero.Proxy.Transforms.ExtraHeaderLimits(10, 100, 1000));
+    }
+
+    [Fact]
+    public void BuildRuntime_VariantCredentialHeader_NeedsEveryProviderToAllowOverride()
+    {
+        var config = ConfigLoader.Parse(ValidModel + """
+
+
+            [functions.f]
+            type = "chat"
+            [functions.f.variants.v]
+            type = "chat_completion"
+            model = "m"
+            extra_headers = [{ name = "api-key", value = "k" }]
+            """);
+
+        var act = () => GatewayRuntime.Build(config, _ => null);
+
+        act.Should().Throw<ConfigException>().Which.Errors.Should().ContainSingle().Which.Should()
+            .Be("functions.f.variants.v.extra_headers: header 'api-key' carries credentials, but provider 'p' of model 'm' does not set allow_credential_override = true");
     }
 
     [Fact]

@@ -134,7 +134,9 @@ internal static class GatewayHost
         services.AddSingleton<VariantRetries>();
         services.AddSingleton<ModelRunner>();
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
-        services.AddReverseProxy();
+        // Plain YARP routes and clusters from appsettings.json "ReverseProxy" (a sidecar in front of a legacy
+        // app, or a direct route to compare against): YARP merges them with the gateway's own.
+        services.AddReverseProxy().LoadFromConfig(configuration.GetSection("ReverseProxy"));
         return services;
     }
 
@@ -144,9 +146,15 @@ internal static class GatewayHost
         var basePath = app.Services.GetRequiredService<GatewayRuntimeAccessor>().Current.Config.Gateway.BasePath;
         GatewayEndpoints.Map(app, basePath);
 
-        // The inference routes are YARP routes whose pipeline ends in the inference middleware: it picks the
-        // provider cluster per attempt, so none of YARP's load balancing or health stages apply.
-        app.MapReverseProxy(pipeline => pipeline.UseMiddleware<InferenceMiddleware>());
+        // The inference routes end in the inference middleware, which picks the provider cluster per attempt.
+        // Any other YARP route (from appsettings "ReverseProxy") passes through it to YARP's standard stages.
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<InferenceMiddleware>();
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.UsePassiveHealthChecks();
+        });
         return app;
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Model;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
 using TensorZero.Proxy.Transforms;
@@ -8,13 +9,14 @@ using TensorZero.Proxy.Transforms;
 namespace TensorZero.Proxy.Inference;
 
 /// <summary>
-/// The terminal middleware of the inference routes (DESIGN.md §1): read the body once, validate the gateway
+/// The middleware that ends the inference routes (DESIGN.md §1): read the body once, validate the gateway
 /// fields, resolve the target, then run it: a model's routing list, or a function's variants in sampled
 /// order, each with its retries. Whatever fails before a response commits is invisible to the client; if
 /// nothing commits, the client gets one OpenAI-shaped error listing every attempt.
 /// </summary>
 internal sealed class InferenceMiddleware
 {
+    private readonly RequestDelegate _next;
     private readonly GatewayRuntimeAccessor _runtime;
     private readonly ModelRunner _runner;
     private readonly VariantRetries _retries;
@@ -27,7 +29,7 @@ internal sealed class InferenceMiddleware
         IOptions<GatewayHostOptions> options, IEnumerable<IInferenceObserver> observers)
     {
         _observers = [.. observers];
-        _ = next; // Terminal: inference routes end here.
+        _next = next;
         _runtime = runtime;
         _runner = runner;
         _retries = retries;
@@ -35,7 +37,15 @@ internal sealed class InferenceMiddleware
         _options = options;
     }
 
-    public async Task Invoke(HttpContext context)
+    public Task Invoke(HttpContext context)
+    {
+        // Inference routes end here; plain YARP routes (appsettings "ReverseProxy") go on to YARP's stages.
+        return context.GetReverseProxyFeature().Route.Config.ClusterId == GatewayRuntime.InferenceClusterId
+            ? InvokeInferenceAsync(context)
+            : _next(context);
+    }
+
+    private async Task InvokeInferenceAsync(HttpContext context)
     {
         var body = await ReadBodyAsync(context, _options.Value.MaxRequestBodyBytes);
         if (body is null)

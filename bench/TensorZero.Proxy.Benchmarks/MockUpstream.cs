@@ -36,11 +36,22 @@ internal sealed class MockUpstream : IAsyncDisposable
 
     public string BaseUrl { get; }
 
-    public static async Task<MockUpstream> StartAsync()
+    /// <summary>The <c>mock</c> mode: serves on a fixed port until the process is killed.</summary>
+    public static async Task<int> RunUntilKilledAsync(string[] args)
+    {
+        var i = Array.IndexOf(args, "--port");
+        var port = i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : 0;
+        await using var mock = await StartAsync(port);
+        Console.WriteLine($"mock upstream on {mock.BaseUrl}");
+        await Task.Delay(Timeout.Infinite);
+        return 0;
+    }
+
+    public static async Task<MockUpstream> StartAsync(int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
         app.Run(async context =>
         {

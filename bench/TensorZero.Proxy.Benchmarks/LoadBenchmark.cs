@@ -1,0 +1,320 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace TensorZero.Proxy.Benchmarks;
+
+/// <summary>
+/// The gateway's overhead budget (DESIGN.md §8), measured side by side in one run: the mock upstream called
+/// directly, a plain YARP route to it in the gateway's process (the floor), and the gateway's inference route
+/// (observability on, writing to its local queue). h2load drives the load; targets alternate within each
+/// round so noise hits all alike. Processes: mock and h2load share CPU 1, the gateway has CPU 0.
+/// </summary>
+internal static class LoadBenchmark
+{
+    private const string BodyJson = """{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}""";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = LoadOptions.Parse(args);
+        var repo = FindRepo();
+        var work = Directory.CreateTempSubdirectory("tzp-bench-");
+        var gatewayDll = Path.Combine(repo, "src/TensorZero.Proxy/bin/Release/net10.0/TensorZero.Proxy.dll");
+        var benchDll = typeof(LoadBenchmark).Assembly.Location;
+        if (!File.Exists(gatewayDll))
+        {
+            Console.Error.WriteLine($"{gatewayDll} is missing: build with -c Release first (bench/run does).");
+            return 2;
+        }
+
+        var mockPort = FreePort();
+        var gatewayPort = FreePort();
+        var dataDir = Path.Combine(work.FullName, "data");
+        var config = Path.Combine(work.FullName, "bench.toml");
+        await File.WriteAllTextAsync(config, $"""
+            [models.bench]
+            routing = ["mock"]
+
+            [models.bench.providers.mock]
+            type = "openai"
+            model_name = "mock-model"
+            api_base = "http://127.0.0.1:{mockPort}/v1/"
+            api_key_location = "none"
+            """);
+        var body = Path.Combine(work.FullName, "body.json");
+        await File.WriteAllTextAsync(body, BodyJson);
+
+        using var mock = Start("taskset", $"-c 1 dotnet {benchDll} mock --port {mockPort}", work.FullName);
+        using var gateway = Start("taskset", string.Join(' ',
+            "-c 0 dotnet", gatewayDll, "--config-file", config, "--urls", $"http://127.0.0.1:{gatewayPort}",
+            "--Logging:LogLevel:Default=Warning",
+            $"--TensorZero:Observability:DataDir={dataDir}",
+            "--ReverseProxy:Routes:direct:ClusterId=mock", "--ReverseProxy:Routes:direct:Match:Path=/yarp/{**rest}",
+            "--ReverseProxy:Routes:direct:Transforms:0:PathRemovePrefix=/yarp",
+            $"--ReverseProxy:Clusters:mock:Destinations:d1:Address=http://127.0.0.1:{mockPort}/"), work.FullName);
+        try
+        {
+            await WaitUntilUpAsync($"http://127.0.0.1:{mockPort}/v1/chat/completions", isPost: true);
+            await WaitUntilUpAsync($"http://127.0.0.1:{gatewayPort}/status", isPost: false);
+
+            var targets = new[]
+            {
+                new Target("direct", $"http://127.0.0.1:{mockPort}/v1/chat/completions"),
+                new Target("yarp", $"http://127.0.0.1:{gatewayPort}/yarp/v1/chat/completions"),
+                new Target("gateway", $"http://127.0.0.1:{gatewayPort}/v1/chat/completions"),
+            };
+
+            Console.WriteLine($"# TensorZero.Proxy load benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
+                $"open loop {string.Join("/", options.Rates)} req/s x {options.Rounds} rounds x {options.Seconds} s, closed loop {options.Connections} connections");
+            Console.WriteLine($"# gateway pid {gateway.Id} (CPU 0), mock pid {mock.Id} and h2load (CPU 1)");
+
+            // Warm-up: JIT, connection pools, tiered compilation.
+            foreach (var target in targets)
+            {
+                await H2LoadAsync(target, body, work.FullName, rate: null, seconds: 5, options.Connections);
+            }
+
+            var results = new List<(int Rate, string Target, Latencies L)>();
+            foreach (var rate in options.Rates)
+            {
+                var perTarget = targets.ToDictionary(t => t.Name, _ => new List<Latencies>());
+                for (var round = 0; round < options.Rounds; round++)
+                {
+                    foreach (var target in Rotate(targets, round))
+                    {
+                        perTarget[target.Name].Add(await H2LoadAsync(target, body, work.FullName, rate, options.Seconds, options.OpenLoopClients));
+                    }
+                }
+                foreach (var target in targets)
+                {
+                    results.Add((rate, target.Name, Latencies.Merge(perTarget[target.Name])));
+                }
+            }
+
+            Console.WriteLine();
+            Console.WriteLine("| rate req/s | target | requests | success % | p50 ms | p90 ms | p99 ms | p50 over direct | p99 over direct |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+            var budgetOk = true;
+            foreach (var group in results.GroupBy(r => r.Rate))
+            {
+                var direct = group.Single(r => r.Target == "direct").L;
+                foreach (var (rate, name, l) in group)
+                {
+                    var p50Over = l.P50 - direct.P50;
+                    var p99Over = l.P99 - direct.P99;
+                    Console.WriteLine($"| {rate} | {name} | {l.Count} | {l.SuccessPercent:F2} | {l.P50:F3} | {l.P90:F3} | {l.P99:F3} | " +
+                        (name == "direct" ? "– | – |" : $"{p50Over:+0.000;-0.000} | {p99Over:+0.000;-0.000} |"));
+                    if (name == "gateway" && rate == options.BudgetRate)
+                    {
+                        budgetOk &= p50Over <= 0.2 && p99Over <= 1.0 && l.SuccessPercent >= 99.99;
+                    }
+                }
+            }
+
+            Console.WriteLine();
+            Console.WriteLine("| closed loop | requests/s | relative to yarp |");
+            Console.WriteLine("|---|---|---|");
+            var closed = new Dictionary<string, double>();
+            for (var round = 0; round < options.Rounds; round++)
+            {
+                foreach (var target in Rotate(targets, round))
+                {
+                    var l = await H2LoadAsync(target, body, work.FullName, rate: null, options.Seconds, options.Connections);
+                    closed[target.Name] = closed.GetValueOrDefault(target.Name) + l.Count / (double)options.Seconds / options.Rounds;
+                }
+            }
+            foreach (var target in targets)
+            {
+                Console.WriteLine($"| {target.Name} | {closed[target.Name]:F0} | {closed[target.Name] / closed["yarp"]:P1} |");
+            }
+            var throughputOk = closed["gateway"] / closed["yarp"] >= 0.85;
+
+            var ttft = await TtftBenchmark.RunAsync(targets[0].Url, targets[2].Url, options.TtftRequests);
+            Console.WriteLine();
+            Console.WriteLine("| streams (TTFT) | p50 ms | p99 ms |");
+            Console.WriteLine("|---|---|---|");
+            Console.WriteLine($"| direct | {ttft.Direct.P50:F3} | {ttft.Direct.P99:F3} |");
+            Console.WriteLine($"| gateway | {ttft.Gateway.P50:F3} | {ttft.Gateway.P99:F3} |");
+            var ttftOverhead = ttft.Gateway.P50 - ttft.Direct.P50;
+            Console.WriteLine($"TTFT overhead p50: {ttftOverhead:F3} ms (budget <= 1 ms)");
+
+            Console.WriteLine();
+            Console.WriteLine($"budget at {options.BudgetRate} req/s (p50 overhead <= 0.2 ms, p99 overhead <= 1 ms): {(budgetOk ? "PASS" : "FAIL")}");
+            Console.WriteLine($"closed-loop throughput >= 85% of the plain YARP route: {(throughputOk ? "PASS" : "FAIL")}");
+            Console.WriteLine($"TTFT overhead <= 1 ms: {(ttftOverhead <= 1 ? "PASS" : "FAIL")}");
+            Console.WriteLine($"gateway RSS at the end: {ReadRssMb(gateway.Id):F0} MB");
+            return budgetOk && throughputOk && ttftOverhead <= 1 ? 0 : 1;
+        }
+        finally
+        {
+            Stop(gateway);
+            Stop(mock);
+            if (!options.KeepWork)
+            {
+                work.Delete(recursive: true);
+            }
+        }
+    }
+
+    private static IEnumerable<Target> Rotate(Target[] targets, int round) => targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length));
+
+    /// <summary>One h2load run; rate null = closed loop.</summary>
+    internal static async Task<Latencies> H2LoadAsync(Target target, string body, string work, int? rate, int seconds, int clients)
+    {
+        var log = Path.Combine(work, $"h2load-{target.Name}-{Guid.NewGuid():N}.tsv");
+        List<string> args = ["-c", "1", "h2load", "--h1", "-t", "1", "-c", $"{clients}", "-D", $"{seconds}", "-d", body,
+            "-H", "content-type: application/json", $"--log-file={log}"];
+        if (rate is { } r)
+        {
+            args.Add(string.Create(CultureInfo.InvariantCulture, $"--rps={(double)r / clients:F3}"));
+        }
+        args.Add(target.Url);
+        var info = new ProcessStartInfo("taskset") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
+        args.ForEach(info.ArgumentList.Add);
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0 || !File.Exists(log))
+        {
+            throw new InvalidOperationException($"h2load failed ({process.ExitCode}): {await errors}{await output}");
+        }
+        var latencies = Latencies.FromLog(log);
+        File.Delete(log);
+        return latencies;
+    }
+
+    internal static Process Start(string file, string arguments, string workingDirectory)
+    {
+        var info = new ProcessStartInfo(file, arguments) { WorkingDirectory = workingDirectory, UseShellExecute = false };
+        return Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
+    }
+
+    internal static void Stop(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+    }
+
+    internal static double ReadRssMb(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return line is null ? double.NaN : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+    }
+
+    internal static async Task WaitUntilUpAsync(string url, bool isPost)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 300; i++)
+        {
+            try
+            {
+                using var response = isPost
+                    ? await client.PostAsync(url, new StringContent(BodyJson, Encoding.UTF8, "application/json"))
+                    : await client.GetAsync(url);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"{url} did not come up");
+    }
+
+    internal static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    internal static string FindRepo()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "TensorZero.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("TensorZero.sln not found");
+    }
+
+    internal sealed record Target(string Name, string Url);
+}
+
+/// <summary>Latency percentiles (ms) and success rate of one or more runs.</summary>
+internal sealed record Latencies(long Count, long Succeeded, double[] SortedMs)
+{
+    public double SuccessPercent => Count == 0 ? 0 : 100.0 * Succeeded / Count;
+
+    public double P50 => Percentile(0.50);
+
+    public double P90 => Percentile(0.90);
+
+    public double P99 => Percentile(0.99);
+
+    private double Percentile(double q) => SortedMs.Length == 0 ? double.NaN : SortedMs[Math.Min(SortedMs.Length - 1, (int)Math.Ceiling(q * SortedMs.Length) - 1)];
+
+    /// <summary>h2load's --log-file: start µs, status, duration µs per row.</summary>
+    public static Latencies FromLog(string path)
+    {
+        var ms = new List<double>();
+        long count = 0, ok = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            var parts = line.Split('\t');
+            if (parts.Length < 3)
+            {
+                continue;
+            }
+            count++;
+            if (parts[1] == "200")
+            {
+                ok++;
+                ms.Add(long.Parse(parts[2], CultureInfo.InvariantCulture) / 1000.0);
+            }
+        }
+        ms.Sort();
+        return new Latencies(count, ok, [.. ms]);
+    }
+
+    public static Latencies Merge(IEnumerable<Latencies> runs)
+    {
+        var list = runs.ToList();
+        var all = list.SelectMany(l => l.SortedMs).ToArray();
+        Array.Sort(all);
+        return new Latencies(list.Sum(l => l.Count), list.Sum(l => l.Succeeded), all);
+    }
+}
+
+/// <summary>Options of the load run; the defaults keep it under ten minutes.</summary>
+internal sealed record LoadOptions(int[] Rates, int Rounds, int Seconds, int OpenLoopClients, int Connections, int BudgetRate, int TtftRequests, bool KeepWork)
+{
+    public static LoadOptions Parse(string[] args)
+    {
+        string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        var quick = args.Contains("--quick");
+        return new LoadOptions(
+            Rates: (Value("--rates") ?? (quick ? "2000" : "500,1000,2000")).Split(',').Select(int.Parse).ToArray(),
+            Rounds: int.Parse(Value("--rounds") ?? (quick ? "1" : "3"), CultureInfo.InvariantCulture),
+            Seconds: int.Parse(Value("--seconds") ?? (quick ? "5" : "15"), CultureInfo.InvariantCulture),
+            OpenLoopClients: int.Parse(Value("--clients") ?? "20", CultureInfo.InvariantCulture),
+            Connections: int.Parse(Value("--connections") ?? "64", CultureInfo.InvariantCulture),
+            BudgetRate: 2000,
+            TtftRequests: int.Parse(Value("--ttft-requests") ?? (quick ? "500" : "3000"), CultureInfo.InvariantCulture),
+            KeepWork: args.Contains("--keep"));
+    }
+}

@@ -6,8 +6,15 @@ return args.FirstOrDefault() switch
     "failover" => await FailoverBenchmark.RunAsync(args[1..]),
     "load" => await LoadBenchmark.RunAsync(args[1..]),
     "mock" => await MockUpstream.RunUntilKilledAsync(args[1..]),
+    "micro" => RunMicro(args[1..]),
     _ => Usage(),
 };
+
+static int RunMicro(string[] args)
+{
+    BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args.Length == 0 ? ["--filter", "*"] : args);
+    return 0;
+}
 
 static int Usage()
 {
@@ -16,6 +23,7 @@ static int Usage()
           load [--quick] [--rates 500,1000,2000] [--rounds N] [--seconds N] [--clients N] [--connections N]
           failover [--seconds N] [--concurrency N] [--rounds N]
           mock --port N
+          micro [BenchmarkDotNet arguments]   (hot-path pieces, allocations per op)
         """);
     return 2;
 }

@@ -75,41 +75,9 @@ internal static class ConfigLoader
         reader.CheckKeys(root, "", TopLevelKeys, NotSupportedTopLevelKeys);
 
         var gateway = MapGateway(reader, reader.Table(root, "", "gateway"));
-        var models = new Dictionary<string, ModelConfig>(StringComparer.Ordinal);
-        if (reader.Table(root, "", "models") is { } modelTables)
-        {
-            foreach (var (name, value) in modelTables)
-            {
-                var path = "models." + name;
-                if (value is not TomlTable table)
-                {
-                    reader.Error(modelTables, name, path, "must be a table");
-                    continue;
-                }
-                if (MapModel(reader, name, table, path, gateway.ExtraHeaderLimits) is { } model)
-                {
-                    models.Add(name, model);
-                }
-            }
-        }
-
-        var functions = new Dictionary<string, FunctionConfig>(StringComparer.Ordinal);
-        if (reader.Table(root, "", "functions") is { } functionTables)
-        {
-            foreach (var (name, value) in functionTables)
-            {
-                var path = "functions." + name;
-                if (value is not TomlTable table)
-                {
-                    reader.Error(functionTables, name, path, "must be a table");
-                    continue;
-                }
-                if (FunctionConfigMapper.Map(reader, name, table, path, models, gateway.ExtraHeaderLimits) is { } function)
-                {
-                    functions.Add(name, function);
-                }
-            }
-        }
+        var models = MapSection(reader, root, "models", (name, table, path) => MapModel(reader, name, table, path, gateway.ExtraHeaderLimits));
+        var functions = MapSection(reader, root, "functions",
+            (name, table, path) => FunctionConfigMapper.Map(reader, name, table, path, models, gateway.ExtraHeaderLimits));
 
         reader.ThrowIfErrors();
         return new GatewayConfig
@@ -120,6 +88,30 @@ internal static class ConfigLoader
             SourcePath = sourcePath,
             Warnings = [.. reader.Warnings],
         };
+    }
+
+    /// <summary>Maps each table of a top-level section (<c>[models.*]</c>, <c>[functions.*]</c>); failed entries are left out.</summary>
+    private static Dictionary<string, T> MapSection<T>(TomlConfigReader reader, TomlTable root, string section, Func<string, TomlTable, string, T?> map)
+        where T : class
+    {
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        if (reader.Table(root, "", section) is not { } tables)
+        {
+            return result;
+        }
+        foreach (var (name, value) in tables)
+        {
+            var path = $"{section}.{name}";
+            if (value is not TomlTable table)
+            {
+                reader.Error(tables, name, path, "must be a table");
+            }
+            else if (map(name, table, path) is { } mapped)
+            {
+                result.Add(name, mapped);
+            }
+        }
+        return result;
     }
 
     private static readonly string[] TopLevelKeys = ["gateway", "models", "functions"];

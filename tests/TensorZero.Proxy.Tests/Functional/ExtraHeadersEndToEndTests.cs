@@ -50,14 +50,25 @@ public sealed class ExtraHeadersEndToEndTests
         extra_headers = [{ name = "X-Variant", value = "v" }, { name = "X-Shared", value = "from-variant" }]
         """;
 
-    private static async Task<(FakeProvider First, FakeProvider Second, FakeProvider Keyed, TestGateway Gateway)> StartAsync(
-        Func<Microsoft.AspNetCore.Http.HttpContext, ReceivedRequest, Task>? firstScript = null)
+    /// <summary>Three fake providers and the gateway in front of them, disposed together.</summary>
+    private sealed record Rig(FakeProvider First, FakeProvider Second, FakeProvider Keyed, TestGateway Gateway) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Gateway.DisposeAsync();
+            await First.DisposeAsync();
+            await Second.DisposeAsync();
+            await Keyed.DisposeAsync();
+        }
+    }
+
+    private static async Task<Rig> StartAsync(Func<Microsoft.AspNetCore.Http.HttpContext, ReceivedRequest, Task>? firstScript = null)
     {
         var first = await FakeProvider.StartAsync(firstScript);
         var second = await FakeProvider.StartAsync();
         var keyed = await FakeProvider.StartAsync();
         var gateway = await TestGateway.StartAsync(Toml(first, second, keyed), new Dictionary<string, string> { ["KEYED_KEY"] = "sk-configured" });
-        return (first, second, keyed, gateway);
+        return new Rig(first, second, keyed, gateway);
     }
 
     /// <summary>The headers a test controls: x-* and helicone-*, lower-cased name → value.</summary>
@@ -68,11 +79,8 @@ public sealed class ExtraHeadersEndToEndTests
     [Fact]
     public async Task Failover_EachProviderReceivesExactlyItsOwnHeaderSet()
     {
-        var (first, second, keyed, gateway) = await StartAsync((context, _) => FakeResponses.Status(context, 503));
-        await using var _1 = first;
-        await using var _2 = second;
-        await using var _3 = keyed;
-        await using var _4 = gateway;
+        await using var rig = await StartAsync((context, _) => FakeResponses.Status(context, 503));
+        var (first, second, keyed, gateway) = rig;
 
         var client = OpenAIClients.Chat(gateway, "f", new Dictionary<string, string>
         {
@@ -150,11 +158,8 @@ public sealed class ExtraHeadersEndToEndTests
     [MemberData(nameof(RejectedEntries))]
     public async Task InvalidExtraHeader_Is400NamingTheEntry_AndNothingIsSent(string entries, string expected)
     {
-        var (first, second, keyed, gateway) = await StartAsync();
-        await using var _1 = first;
-        await using var _2 = second;
-        await using var _3 = keyed;
-        await using var _4 = gateway;
+        await using var rig = await StartAsync();
+        var (first, second, keyed, gateway) = rig;
 
         using var response = await gateway.Client.PostAsync("/v1/chat/completions", new StringContent(
             $$"""{"model":"f","messages":[{"role":"user","content":"hi"}],"tensorzero::extra_headers":{{entries}}}""", Encoding.UTF8, "application/json"));
@@ -175,11 +180,8 @@ public sealed class ExtraHeadersEndToEndTests
     [InlineData("""[{"pointer": "/a", "value": 1, "extra": 2}]""", "unknown key 'extra'")]
     public async Task InvalidExtraBody_Is400_AndNothingIsSent(string entries, string expected)
     {
-        var (first, second, keyed, gateway) = await StartAsync();
-        await using var _1 = first;
-        await using var _2 = second;
-        await using var _3 = keyed;
-        await using var _4 = gateway;
+        await using var rig = await StartAsync();
+        var (first, second, keyed, gateway) = rig;
 
         using var response = await gateway.Client.PostAsync("/v1/chat/completions", new StringContent(
             $$"""{"model":"f","messages":[{"role":"user","content":"hi"}],"tensorzero::extra_body":{{entries}}}""", Encoding.UTF8, "application/json"));
@@ -192,11 +194,8 @@ public sealed class ExtraHeadersEndToEndTests
     [Fact]
     public async Task ForbiddenHeaderThroughSdk_Is400_AndTheProviderReceivesNothing()
     {
-        var (first, second, keyed, gateway) = await StartAsync();
-        await using var _1 = first;
-        await using var _2 = second;
-        await using var _3 = keyed;
-        await using var _4 = gateway;
+        await using var rig = await StartAsync();
+        var (first, second, keyed, gateway) = rig;
         var options = new ChatCompletionOptions();
         options.Patch.Set("$['tensorzero::extra_headers']"u8, BinaryData.FromString("""[{"name": "Content-Length", "value": "0"}]"""));
 
@@ -210,11 +209,8 @@ public sealed class ExtraHeadersEndToEndTests
     [Fact]
     public async Task CredentialOverride_WhereAllowed_ReplacesTheKey_AndIsRedactedInRecords()
     {
-        var (first, second, keyed, gateway) = await StartAsync();
-        await using var _1 = first;
-        await using var _2 = second;
-        await using var _3 = keyed;
-        await using var _4 = gateway;
+        await using var rig = await StartAsync();
+        var (first, second, keyed, gateway) = rig;
 
         using var response = await gateway.Client.PostAsync("/v1/chat/completions", new StringContent(
             """{"model":"keyed","messages":[],"tensorzero::extra_headers":[{"name":"Authorization","value":"Bearer sk-user-own-key"}]}""",

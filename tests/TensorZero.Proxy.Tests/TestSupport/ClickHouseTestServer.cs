@@ -145,16 +145,18 @@ internal sealed class DedicatedClickHouse : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         Directory.CreateDirectory(_dataDir);
+        // As tests/run does: the repository's config with its folders moved into this server's temp folder.
+        var source = Path.Combine(RepoPaths.Root, "tests", "clickhouse");
+        var config = Path.Combine(_dataDir, "config.xml");
+        File.WriteAllText(config, File.ReadAllText(Path.Combine(source, "config.xml")).Replace("/tmp/tzp-clickhouse/", _dataDir + "/", StringComparison.Ordinal));
+        File.Copy(Path.Combine(source, "users.xml"), Path.Combine(_dataDir, "users.xml"), overwrite: true);
         var info = new ProcessStartInfo("clickhouse-server")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])[
-            "--config-file=" + Path.Combine(RepoPaths.Root, "tests", "clickhouse", "config.xml"), "--",
-            $"--path={_dataDir}/", $"--tmp_path={_dataDir}/tmp/", $"--user_files_path={_dataDir}/user_files/",
-            $"--format_schema_path={_dataDir}/format_schemas/", $"--http_port={HttpPort}", $"--tcp_port={TcpPort}"])
+        foreach (var arg in (string[])["--config-file=" + config, "--", $"--http_port={HttpPort}", $"--tcp_port={TcpPort}"])
         {
             info.ArgumentList.Add(arg);
         }

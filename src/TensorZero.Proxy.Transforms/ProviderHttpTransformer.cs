@@ -17,6 +17,12 @@ public sealed class ProviderHttpTransformer : HttpTransformer
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private static readonly ProductInfoHeaderValue UserAgent = new("TensorZero.Proxy", "1.0");
 
+    /// <summary>How much of an error body the tap is shown.</summary>
+    private const int MaxTappedErrorBytes = 64 * 1024;
+
+    /// <summary>How long a failed attempt's error body may be read before failover goes on without it.</summary>
+    private static readonly TimeSpan ErrorBodyBudget = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The shared instance; the transformer keeps no state of its own.</summary>
     public static ProviderHttpTransformer Instance { get; } = new();
 
@@ -102,12 +108,27 @@ public sealed class ProviderHttpTransformer : HttpTransformer
             // Nothing of a failed attempt reaches the client: not its status, not its headers
             // (retry-after, ...), not its body. The middleware clears the response and tries the next provider.
             attempt.Fail(AttemptFailureKind.RetryableStatus, $"status {status}");
+            await TapErrorBodyAsync(httpContext, proxyResponse, attempt);
             return false;
         }
 
-        if (status is >= 200 and < 300 && !await PrepareSuccessBodyAsync(httpContext, proxyResponse, attempt, cancellationToken))
+        if (status is >= 200 and < 300)
         {
-            return false;
+            if (!await PrepareSuccessBodyAsync(httpContext, proxyResponse, attempt, cancellationToken))
+            {
+                return false;
+            }
+        }
+        else if (attempt.Tap is { } tap)
+        {
+            // A 4xx is the client's answer and is streamed through as it is; the tap sees its first bytes.
+            var original = proxyResponse.Content;
+            var tapped = new StreamContent(new TapStream(await original.ReadAsStreamAsync(cancellationToken), tap, MaxTappedErrorBytes));
+            foreach (var header in original.Headers)
+            {
+                tapped.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+            proxyResponse.Content = tapped;
         }
         if (!attempt.Committed && !attempt.TryCommit())
         {
@@ -158,6 +179,7 @@ public sealed class ProviderHttpTransformer : HttpTransformer
                     return false;
                 }
                 attempt.FirstTokenAt = attempt.TimeProvider.GetTimestamp();
+                attempt.Tap?.OnBody(body);
                 if (attempt.Rewriter is { } rewriter && IsJson(original))
                 {
                     body = rewriter.RewriteBody(body);
@@ -213,6 +235,45 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         }
     }
 
+    /// <summary>
+    /// Lets the tap see the start of a failed attempt's body (the provider's error message). Bounded in size and
+    /// time so a provider that sends headers and then stalls delays failover by at most <see cref="ErrorBodyBudget"/>.
+    /// Deliberately not tied to the attempt's deadline: this read must not turn a status failure into a timeout.
+    /// </summary>
+    private static async ValueTask TapErrorBodyAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, ProxyAttemptFeature attempt)
+    {
+        if (attempt.Tap is not { } tap)
+        {
+            return;
+        }
+        using var budget = new CancellationTokenSource(ErrorBodyBudget, attempt.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(budget.Token, httpContext.RequestAborted);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            var stream = await proxyResponse.Content.ReadAsStreamAsync(linked.Token);
+            var total = 0;
+            while (total < MaxTappedErrorBytes)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(0, Math.Min(buffer.Length, MaxTappedErrorBytes - total)), linked.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+                tap.OnBodyChunk(buffer.AsSpan(0, read));
+                total += read;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            // What was read is kept; the attempt's outcome stays the status.
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>Every header of the upstream request, credential values redacted.</summary>
     private static List<KeyValuePair<string, string>> AppliedHeaders(HttpRequestMessage request)
     {
@@ -251,6 +312,68 @@ public sealed class ProviderHttpTransformer : HttpTransformer
             }
             buffer.Write(chunk, 0, read);
         }
+    }
+
+    /// <summary>A read-only pass-through that shows the tap the first bytes it hands on.</summary>
+    private sealed class TapStream(Stream inner, IResponseTap tap, int limit) : Stream
+    {
+        private int _tapped;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            Tap(buffer.Span[..read]);
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var read = inner.Read(buffer, offset, count);
+            Tap(buffer.AsSpan(offset, read));
+            return read;
+        }
+
+        private void Tap(ReadOnlySpan<byte> bytes)
+        {
+            var take = Math.Min(bytes.Length, limit - _tapped);
+            if (take > 0)
+            {
+                tap.OnBodyChunk(bytes[..take]);
+                _tapped += take;
+            }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private static ProxyAttemptFeature GetAttempt(HttpContext httpContext) =>

@@ -80,6 +80,9 @@ public sealed class ProxyAttemptFeature
     /// <summary>Rewrites the response (ids, model echo) on its way to the client; null leaves bytes untouched.</summary>
     public IResponseRewriter? Rewriter { get; init; }
 
+    /// <summary>Sees the provider's response as received (for observability); null when nothing records it.</summary>
+    public IResponseTap? Tap { get; init; }
+
     /// <summary>The upstream status code, once response headers arrived.</summary>
     public int? UpstreamStatusCode { get; set; }
 
@@ -145,4 +148,22 @@ public interface IResponseRewriter
 
     /// <summary>Rewrites the JSON payload of one SSE <c>data:</c> event into <paramref name="output"/>.</summary>
     void RewriteEvent(ReadOnlySpan<byte> json, System.Buffers.IBufferWriter<byte> output);
+}
+
+/// <summary>
+/// Sees a provider's response as the provider sent it (before any rewriting), for the attempt's record.
+/// Called on the response path: implementations copy or parse cheaply and never block or throw.
+/// </summary>
+public interface IResponseTap
+{
+    /// <summary>A whole non-streaming body, buffered before commit. The memory is not reused: it may be kept.</summary>
+    void OnBody(ReadOnlyMemory<byte> body);
+
+    /// <summary>
+    /// A part of a body that is not buffered (an error response), in order; the span is only valid during the call.
+    /// </summary>
+    void OnBodyChunk(ReadOnlySpan<byte> chunk);
+
+    /// <summary>One complete SSE event (its lines and terminator); the span is only valid during the call.</summary>
+    void OnEvent(ReadOnlySpan<byte> sseEvent);
 }

@@ -197,6 +197,7 @@ public sealed class SseResponseStream : Stream
 
     private void HandleEvent(ReadOnlySpan<byte> sseEvent)
     {
+        _attempt.Tap?.OnEvent(sseEvent);
         var isData = sseEvent.StartsWith("data:"u8);
         if (isData && !_sawDataEvent)
         {

@@ -1,11 +1,12 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Routing;
 
 namespace TensorZero.Proxy;
 
-/// <summary>The gateway's own endpoints: model list, status and health.</summary>
+/// <summary>The gateway's own endpoints: model list, status, health and metrics.</summary>
 internal static class GatewayEndpoints
 {
     private static readonly string Version =
@@ -16,7 +17,7 @@ internal static class GatewayEndpoints
         app.MapGet(basePath + "/openai/v1/models", ListModels);
         app.MapGet(basePath + "/v1/models", ListModels);
         app.MapGet(basePath + "/status", () => Results.Json(new { status = "ok", version = Version }));
-        app.MapGet(basePath + "/health", () => Results.Json(new { gateway = "ok", clickhouse = "not configured" }));
+        app.MapObservabilityEndpoints(basePath);
     }
 
     /// <summary>Every name that works as a request's <c>model</c>, in OpenAI's list shape.</summary>

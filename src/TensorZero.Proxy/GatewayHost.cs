@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Inference;
+using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Providers;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
@@ -137,6 +138,7 @@ internal static class GatewayHost
         // Plain YARP routes and clusters from appsettings.json "ReverseProxy" (a sidecar in front of a legacy
         // app, or a direct route to compare against): YARP merges them with the gateway's own.
         services.AddReverseProxy().LoadFromConfig(configuration.GetSection("ReverseProxy"));
+        services.AddTensorZeroObservability(configuration, runtime);
         return services;
     }
 

@@ -4,7 +4,8 @@ using TensorZero.Proxy.Inference;
 namespace TensorZero.Proxy;
 
 /// <summary>
-/// Every log message of the gateway. Event ids: 1xx start-up and configuration, 2xx inference attempts, 3xx resilience (circuits, retries).
+/// Every log message of the gateway. Event ids: 1xx start-up and configuration, 2xx inference attempts, 3xx resilience (circuits, retries),
+/// 4xx observability (queue, ClickHouse).
 /// Messages quote ids; they never carry a credential or a request body.
 /// </summary>
 internal static partial class Log
@@ -23,6 +24,45 @@ internal static partial class Log
 
     [LoggerMessage(301, LogLevel.Information, "Circuit of provider '{Provider}' closed: it is called again")]
     public static partial void CircuitClosed(ILogger logger, string provider);
+
+    [LoggerMessage(400, LogLevel.Information, "Observability: {Mode} (ClickHouse {ClickHouse}, data folder '{DataDir}')")]
+    public static partial void ObservabilityMode(ILogger logger, string mode, string clickHouse, string dataDir);
+
+    [LoggerMessage(401, LogLevel.Information, "Observability queue resumed from '{DataDir}': {ChatRows} ChatInference and {ModelRows} ModelInference row(s) waiting")]
+    public static partial void QueueResumed(ILogger logger, string dataDir, long chatRows, long modelRows);
+
+    [LoggerMessage(402, LogLevel.Information, "ClickHouse migrations at {ClickHouse}: {Count} applied ({Versions})")]
+    public static partial void MigrationsApplied(ILogger logger, string clickHouse, int count, string versions);
+
+    [LoggerMessage(403, LogLevel.Warning, "ClickHouse migrations at {ClickHouse} failed, will retry: {Problem}")]
+    public static partial void MigrationFailed(ILogger logger, string clickHouse, string problem);
+
+    [LoggerMessage(404, LogLevel.Warning, "ClickHouse at {ClickHouse} is unreachable ({Problem}); records stay queued on disk and are retried")]
+    public static partial void ClickHouseUnreachable(ILogger logger, string clickHouse, string problem);
+
+    [LoggerMessage(405, LogLevel.Information, "ClickHouse at {ClickHouse} is reachable; shipping the queued records")]
+    public static partial void ClickHouseReachable(ILogger logger, string clickHouse);
+
+    [LoggerMessage(406, LogLevel.Debug, "Sending {Rows} {Table} row(s) to ClickHouse at {ClickHouse} failed ({Problem}); {Pending} row(s) queued")]
+    public static partial void ShipFailed(ILogger logger, string table, int rows, string clickHouse, string problem, long pending);
+
+    [LoggerMessage(407, LogLevel.Error, "ClickHouse refused {Rows} {Table} row(s) as malformed; they are kept in the queue's rejected/ folder: {Problem}")]
+    public static partial void BatchRejected(ILogger logger, string table, int rows, string problem);
+
+    [LoggerMessage(408, LogLevel.Error, "Inference {InferenceId} could not be turned into observability rows; it is not recorded")]
+    public static partial void RecordFailed(ILogger logger, Guid inferenceId, Exception exception);
+
+    [LoggerMessage(409, LogLevel.Error, "Writing {Rows} {Table} row(s) to the observability queue failed; they are lost")]
+    public static partial void QueueWriteFailed(ILogger logger, string table, int rows, Exception exception);
+
+    [LoggerMessage(410, LogLevel.Warning, "Reading the {Table} observability queue failed; retrying")]
+    public static partial void QueueReadFailed(ILogger logger, string table, Exception exception);
+
+    [LoggerMessage(411, LogLevel.Warning, "Observability writer did not finish within the drain time; {Records} record(s) in memory are lost")]
+    public static partial void WriterStopTimedOut(ILogger logger, int records);
+
+    [LoggerMessage(412, LogLevel.Information, "Observability stopped; {ChatRows} ChatInference and {ModelRows} ModelInference row(s) stay queued on disk for the next start")]
+    public static partial void ObservabilityStopped(ILogger logger, long chatRows, long modelRows);
 
     [LoggerMessage(200, LogLevel.Debug, "Attempt at provider '{Provider}' of model '{Model}': {Outcome} (status {Status}) after {ElapsedMs} ms")]
     public static partial void AttemptFinished(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs);

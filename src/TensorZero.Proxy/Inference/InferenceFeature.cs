@@ -54,6 +54,12 @@ internal sealed record AttemptRecord(
     /// <summary>The headers sent to the provider, credential values redacted.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> AppliedHeaders { get; init; } = [];
 
+    /// <summary>When the attempt started (a <see cref="TimeProvider.GetTimestamp"/> value; 0 when not attempted).</summary>
+    public long StartedTimestamp { get; init; }
+
+    /// <summary>The provider's response as observability captured it; null when the inference is not recorded.</summary>
+    public Observability.ResponseCapture? Response { get; init; }
+
     /// <inheritdoc />
     public bool IsProviderFailure => Outcome is AttemptOutcome.Status or AttemptOutcome.ConnectError or AttemptOutcome.Timeout
         or AttemptOutcome.NoFirstToken or AttemptOutcome.Truncated or AttemptOutcome.Error;

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Providers;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
@@ -47,11 +48,13 @@ internal sealed class ModelRunner
     private readonly TimeProvider _time;
     private readonly ILogger<ModelRunner> _logger;
     private readonly int _maxBufferedResponseBytes;
+    private readonly ResponseCaptures _captures;
 
     public ModelRunner(
         IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyProvider dummy, ProviderCircuitBreakers breakers,
-        TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger)
+        TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures)
     {
+        _captures = captures;
         _forwarder = forwarder;
         _proxyState = proxyState;
         _dummy = dummy;
@@ -193,11 +196,18 @@ internal sealed class ModelRunner
     {
         var started = _time.GetTimestamp();
         SetAttemptHeaders(context, inference, provider);
-        var status = await _dummy.HandleAsync(context, provider.UpstreamModelName, inference);
+        var capture = _captures.For(inference);
+        var status = await _dummy.HandleAsync(context, provider.UpstreamModelName, inference, capture);
         var elapsed = _time.GetElapsedTime(started);
         return status == StatusCodes.Status200OK
-            ? new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Ok, status, elapsed, null) { Variant = variant?.Name, TimeToFirstToken = elapsed }
-            : new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Status, status, elapsed, null) { Variant = variant?.Name };
+            ? new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Ok, status, elapsed, null)
+            {
+                Variant = variant?.Name, TimeToFirstToken = elapsed, StartedTimestamp = started, Response = capture,
+            }
+            : new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Status, status, elapsed, null)
+            {
+                Variant = variant?.Name, StartedTimestamp = started, Response = capture,
+            };
     }
 
     private async Task<AttemptRecord> AttemptAsync(
@@ -209,6 +219,7 @@ internal sealed class ModelRunner
             return new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Error, null, TimeSpan.Zero, "the provider's cluster is not loaded")
             {
                 Variant = variant?.Name,
+                StartedTimestamp = started,
             };
         }
 
@@ -219,12 +230,14 @@ internal sealed class ModelRunner
 
         var target = new AttemptTarget(variant, model, provider);
         var body = Render(inference, target);
+        var capture = _captures.For(inference);
         var attempt = new ProxyAttemptFeature(provider.Policy!, body, preCommit, _time)
         {
             HeaderOperations = ExtraParameters.HeaderOperations(inference.ExtraHeaders, target),
             MaxBufferedResponseBytes = _maxBufferedResponseBytes,
             RemainingAfterCommit = () => DeadlineSet.Remaining(deadlines.EarliestPostCommit(), _time),
             Rewriter = inference.Rewriter,
+            Tap = capture,
         };
         context.Features.Set(attempt);
         SetAttemptHeaders(context, inference, provider);
@@ -243,6 +256,8 @@ internal sealed class ModelRunner
                 TimeoutLevel = level,
                 RawRequest = body,
                 AppliedHeaders = attempt.AppliedHeaders,
+                StartedTimestamp = started,
+                Response = capture,
             };
 
         if (attempt.Committed)

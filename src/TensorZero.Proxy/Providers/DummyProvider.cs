@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using TensorZero.Proxy.Inference;
+using TensorZero.Proxy.Transforms;
 
 namespace TensorZero.Proxy.Providers;
 
@@ -27,7 +28,11 @@ internal sealed class DummyProvider
         $"This is a dummy response from the TensorZero.Proxy dummy provider (model_name '{modelName}'); no LLM was called.";
 
     /// <summary>Answers one attempt. Returns the HTTP status the dummy "provider" gave.</summary>
-    public async Task<int> HandleAsync(HttpContext context, string modelName, InferenceFeature inference)
+    /// <param name="context">The client's request.</param>
+    /// <param name="modelName">The provider's <c>model_name</c>.</param>
+    /// <param name="inference">The inference (ids, request).</param>
+    /// <param name="tap">Sees what the dummy writes, as a real provider's response would be seen; may be null.</param>
+    public async Task<int> HandleAsync(HttpContext context, string modelName, InferenceFeature inference, IResponseTap? tap = null)
     {
         var request = inference.Request;
         var clientModel = request.Model;
@@ -67,6 +72,7 @@ internal sealed class DummyProvider
                 WriteUsage(writer, promptTokens, completionTokens);
                 writer.WriteEndObject();
             }
+            tap?.OnBody(buffer.WrittenMemory);
             await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
             return StatusCodes.Status200OK;
         }
@@ -76,17 +82,19 @@ internal sealed class DummyProvider
         for (var i = 0; i < words.Length; i++)
         {
             var content = i == 0 ? words[i] : " " + words[i];
-            await WriteChunkAsync(context, id, created, clientModel, role: i == 0, content, finishReason: null, usage: null);
+            await WriteChunkAsync(context, id, created, clientModel, role: i == 0, content, finishReason: null, usage: null, tap);
         }
-        await WriteChunkAsync(context, id, created, clientModel, role: false, content: null, finishReason: "stop", usage: null);
-        await WriteChunkAsync(context, id, created, clientModel, role: false, content: null, finishReason: null, usage: (promptTokens, completionTokens));
+        await WriteChunkAsync(context, id, created, clientModel, role: false, content: null, finishReason: "stop", usage: null, tap);
+        await WriteChunkAsync(context, id, created, clientModel, role: false, content: null, finishReason: null, usage: (promptTokens, completionTokens), tap);
+        tap?.OnEvent("data: [DONE]\n\n"u8);
         await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), context.RequestAborted);
         await response.Body.FlushAsync(context.RequestAborted);
         return StatusCodes.Status200OK;
     }
 
     private static async Task WriteChunkAsync(
-        HttpContext context, (string Inference, string Episode) id, long created, string model, bool role, string? content, string? finishReason, (int Prompt, int Completion)? usage)
+        HttpContext context, (string Inference, string Episode) id, long created, string model, bool role, string? content, string? finishReason,
+        (int Prompt, int Completion)? usage, IResponseTap? tap)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         buffer.Write("data: "u8);
@@ -127,6 +135,7 @@ internal sealed class DummyProvider
             writer.WriteEndObject();
         }
         buffer.Write("\n\n"u8);
+        tap?.OnEvent(buffer.WrittenSpan);
         await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
         await context.Response.Body.FlushAsync(context.RequestAborted);
     }

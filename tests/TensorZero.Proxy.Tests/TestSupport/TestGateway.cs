@@ -10,12 +10,15 @@ namespace TensorZero.Proxy.Tests.TestSupport;
 internal sealed class TestGateway : IAsyncDisposable
 {
     private readonly string? _tempConfig;
+    private readonly bool _ownsDataDir;
 
-    private TestGateway(WebApplication app, string? tempConfig, InferenceCapture capture)
+    private TestGateway(WebApplication app, string? tempConfig, InferenceCapture capture, string dataDir, bool ownsDataDir)
     {
         App = app;
         Inferences = capture;
         _tempConfig = tempConfig;
+        DataDir = dataDir;
+        _ownsDataDir = ownsDataDir;
         BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Client = new HttpClient { BaseAddress = new Uri(BaseUrl) };
     }
@@ -28,6 +31,9 @@ internal sealed class TestGateway : IAsyncDisposable
 
     /// <summary>Every completed inference's per-request state, as observability would receive it.</summary>
     public InferenceCapture Inferences { get; }
+
+    /// <summary>The observability data folder of this gateway (a fresh temp folder unless a test chose one).</summary>
+    public string DataDir { get; }
 
     /// <summary>Starts the gateway on a configuration file of config/, with text substitutions (e.g. a fake's port).</summary>
     public static Task<TestGateway> StartFromFileAsync(
@@ -49,12 +55,17 @@ internal sealed class TestGateway : IAsyncDisposable
         await File.WriteAllTextAsync(path, toml);
         var env = environment ?? new Dictionary<string, string>();
         var capture = new InferenceCapture();
+        // Each gateway gets its own observability folder (one process per folder), removed on dispose,
+        // unless the test names one with --TensorZero:Observability:DataDir=... (then the test owns it).
+        const string dataDirArg = "--TensorZero:Observability:DataDir=";
+        var chosen = extraArgs.LastOrDefault(a => a.StartsWith(dataDirArg, StringComparison.Ordinal));
+        var dataDir = chosen?[dataDirArg.Length..] ?? Path.Combine(Path.GetTempPath(), $"tzp-test-data-{Guid.NewGuid():N}");
         var app = GatewayHost.CreateApp(
-            ["--config-file", path, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", .. extraArgs],
+            ["--config-file", path, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", dataDirArg + dataDir, .. extraArgs],
             name => env.TryGetValue(name, out var value) ? value : null,
             services => services.AddSingleton<IInferenceObserver>(capture));
         await app.StartAsync();
-        return new TestGateway(app, path, capture);
+        return new TestGateway(app, path, capture, dataDir, ownsDataDir: chosen is null);
     }
 
     public async ValueTask DisposeAsync()
@@ -65,6 +76,10 @@ internal sealed class TestGateway : IAsyncDisposable
         if (_tempConfig is not null)
         {
             File.Delete(_tempConfig);
+        }
+        if (_ownsDataDir && Directory.Exists(DataDir))
+        {
+            Directory.Delete(DataDir, recursive: true);
         }
     }
 }

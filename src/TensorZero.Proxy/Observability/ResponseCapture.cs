@@ -1,0 +1,305 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using TensorZero.Proxy.Inference;
+using TensorZero.Proxy.Transforms;
+
+namespace TensorZero.Proxy.Observability;
+
+/// <summary>
+/// One attempt's response as the provider sent it, for the <c>ModelInference</c> row and (for the attempt that
+/// reached the client) the <c>ChatInference</c> output. Streams are reassembled as their events pass
+/// (<c>choices[0].delta.content</c>, <c>delta.tool_calls</c> by index, <c>finish_reason</c>, <c>usage</c>); a
+/// buffered body is only kept by reference and parsed later, off the client's path, by <see cref="Complete"/>.
+/// The raw bytes are kept up to a cap. Written by one response path, read after the inference completed.
+/// </summary>
+internal sealed class ResponseCapture : IResponseTap
+{
+    private readonly int _maxRawBytes;
+    private readonly StringBuilder _text = new();
+    private readonly List<ToolCallBuilder> _toolCalls = [];
+    private ArrayBufferWriter<byte>? _raw;
+    private ReadOnlyMemory<byte>? _body;
+    private long _rawTotal;
+    private bool _sawContent;
+    private bool _completed;
+
+    public ResponseCapture(int maxRawBytes)
+    {
+        _maxRawBytes = maxRawBytes;
+    }
+
+    /// <summary>Whether the response was an event stream.</summary>
+    public bool IsStream { get; private set; }
+
+    /// <summary>The assistant's text, or null when it produced none.</summary>
+    public string? Text => _sawContent ? _text.ToString() : null;
+
+    /// <summary>The assistant's tool calls, in index order.</summary>
+    public IReadOnlyList<CapturedToolCall> ToolCalls =>
+        [.. _toolCalls.OrderBy(t => t.Index).Select(t => new CapturedToolCall(t.Id, t.Name.ToString(), t.Arguments.ToString()))];
+
+    public string? FinishReason { get; private set; }
+
+    public int? InputTokens { get; private set; }
+
+    public int? OutputTokens { get; private set; }
+
+    /// <summary>Total bytes the provider sent (before the cap).</summary>
+    public long RawLength => _body?.Length ?? _rawTotal;
+
+    /// <summary>The raw response, at most the cap.</summary>
+    public ReadOnlySpan<byte> Raw => _body is { } body ? body.Span[..Math.Min(body.Length, _maxRawBytes)] : _raw is null ? [] : _raw.WrittenSpan;
+
+    /// <inheritdoc />
+    public void OnBody(ReadOnlyMemory<byte> body) => _body = body;
+
+    /// <inheritdoc />
+    public void OnBodyChunk(ReadOnlySpan<byte> chunk) => AppendRaw(chunk);
+
+    /// <inheritdoc />
+    public void OnEvent(ReadOnlySpan<byte> sseEvent)
+    {
+        IsStream = true;
+        AppendRaw(sseEvent);
+        var data = DataOf(sseEvent, out var rented);
+        try
+        {
+            if (data.Length == 0 || data.Span[0] != (byte)'{')
+            {
+                return; // "[DONE]", comments, keep-alives.
+            }
+            using var document = JsonDocument.Parse(data);
+            ReadChunk(document.RootElement);
+        }
+        catch (JsonException)
+        {
+            // A malformed event is still in the raw response; it adds nothing to the output.
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>Parses a buffered body (once); call after the response has gone to the client.</summary>
+    public void Complete()
+    {
+        if (_completed)
+        {
+            return;
+        }
+        _completed = true;
+        if (_body is not { Length: > 0 } body)
+        {
+            return;
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return;
+            }
+            if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var choice in choices.EnumerateArray())
+                {
+                    if (!IsFirstChoice(choice))
+                    {
+                        continue;
+                    }
+                    if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
+                    {
+                        ReadMessage(message);
+                    }
+                    ReadFinishReason(choice);
+                }
+            }
+            ReadUsage(root);
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the raw response is all there is.
+        }
+    }
+
+    private void ReadChunk(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+        if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var choice in choices.EnumerateArray())
+            {
+                if (!IsFirstChoice(choice))
+                {
+                    continue;
+                }
+                if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
+                {
+                    ReadMessage(delta);
+                }
+                ReadFinishReason(choice);
+            }
+        }
+        ReadUsage(root);
+    }
+
+    /// <summary>A message or a delta: content is appended, tool call parts are appended by index.</summary>
+    private void ReadMessage(JsonElement message)
+    {
+        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+        {
+            _sawContent = true;
+            _text.Append(content.GetString());
+        }
+        if (!message.TryGetProperty("tool_calls", out var calls) || calls.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+        var position = 0;
+        foreach (var call in calls.EnumerateArray())
+        {
+            if (call.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+            var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var n) ? n : IsStream ? 0 : position;
+            position++;
+            var builder = _toolCalls.Find(t => t.Index == index);
+            if (builder is null)
+            {
+                builder = new ToolCallBuilder(index);
+                _toolCalls.Add(builder);
+            }
+            if (call.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+            {
+                builder.Id = id.GetString();
+            }
+            if (call.TryGetProperty("function", out var function) && function.ValueKind == JsonValueKind.Object)
+            {
+                if (function.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                {
+                    builder.Name.Append(name.GetString());
+                }
+                if (function.TryGetProperty("arguments", out var arguments) && arguments.ValueKind == JsonValueKind.String)
+                {
+                    builder.Arguments.Append(arguments.GetString());
+                }
+            }
+        }
+    }
+
+    private void ReadFinishReason(JsonElement choice)
+    {
+        if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
+        {
+            FinishReason = finish.GetString();
+        }
+    }
+
+    private void ReadUsage(JsonElement root)
+    {
+        if (!root.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+        if (usage.TryGetProperty("prompt_tokens", out var prompt) && prompt.TryGetInt32(out var p))
+        {
+            InputTokens = p;
+        }
+        if (usage.TryGetProperty("completion_tokens", out var completion) && completion.TryGetInt32(out var c))
+        {
+            OutputTokens = c;
+        }
+    }
+
+    private static bool IsFirstChoice(JsonElement choice) =>
+        choice.ValueKind == JsonValueKind.Object
+        && (!choice.TryGetProperty("index", out var index) || (index.TryGetInt32(out var i) && i == 0));
+
+    private void AppendRaw(ReadOnlySpan<byte> bytes)
+    {
+        _rawTotal += bytes.Length;
+        var room = _maxRawBytes - (_raw?.WrittenCount ?? 0);
+        if (room <= 0)
+        {
+            return;
+        }
+        _raw ??= new ArrayBufferWriter<byte>(Math.Min(_maxRawBytes, 4096));
+        _raw.Write(bytes[..Math.Min(room, bytes.Length)]);
+    }
+
+    /// <summary>The payload of an event's <c>data:</c> lines (joined by '\n' when there are several), copied to <paramref name="rented"/>.</summary>
+    private static ReadOnlyMemory<byte> DataOf(ReadOnlySpan<byte> sseEvent, out byte[]? rented)
+    {
+        rented = null;
+        var length = 0;
+        var rest = sseEvent;
+        while (!rest.IsEmpty)
+        {
+            var end = rest.IndexOfAny((byte)'\r', (byte)'\n');
+            var line = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? [] : rest[(end + 1)..];
+            if (!line.StartsWith("data:"u8))
+            {
+                continue;
+            }
+            var payload = line[5..];
+            if (!payload.IsEmpty && payload[0] == (byte)' ')
+            {
+                payload = payload[1..];
+            }
+            rented ??= ArrayPool<byte>.Shared.Rent(sseEvent.Length);
+            if (length > 0)
+            {
+                rented[length++] = (byte)'\n';
+            }
+            payload.CopyTo(rented.AsSpan(length));
+            length += payload.Length;
+        }
+        return rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length);
+    }
+
+    private sealed class ToolCallBuilder(int index)
+    {
+        public int Index { get; } = index;
+
+        public string? Id { get; set; }
+
+        public StringBuilder Name { get; } = new();
+
+        public StringBuilder Arguments { get; } = new();
+    }
+}
+
+/// <summary>A tool call of the assistant's output.</summary>
+internal sealed record CapturedToolCall(string? Id, string Name, string Arguments);
+
+/// <summary>
+/// Creates the per-attempt captures while observability records inferences (none for dry runs or when disabled),
+/// so nothing is copied or parsed when nothing would be stored.
+/// </summary>
+internal sealed class ResponseCaptures
+{
+    private readonly int _maxRawBytes;
+
+    public ResponseCaptures(ObservabilitySettings settings)
+    {
+        Enabled = settings.Mode != ObservabilityMode.Disabled;
+        _maxRawBytes = settings.Options.MaxRawBytes;
+    }
+
+    public bool Enabled { get; }
+
+    /// <summary>A capture for one attempt, or null when the inference will not be recorded.</summary>
+    public ResponseCapture? For(InferenceFeature inference) =>
+        Enabled && !inference.Fields.DryRun ? new ResponseCapture(_maxRawBytes) : null;
+}

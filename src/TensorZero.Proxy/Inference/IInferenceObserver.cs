@@ -3,10 +3,12 @@ using Microsoft.AspNetCore.Http;
 namespace TensorZero.Proxy.Inference;
 
 /// <summary>
-/// Told about every inference once its response is complete (DESIGN.md §1 step 5). Implementations must
-/// return at once (queue, never wait): the client's request is still open while they run.
+/// Told about every inference once its response body has been written (DESIGN.md §1 step 5), before the
+/// response completes. Implementations must not do slow work here (queue it); the returned task lets a
+/// durable store say "the record is on disk", and the response completes only then, so a process killed
+/// right after a client got its response has not lost the record. An observer bounds that wait itself.
 /// </summary>
 internal interface IInferenceObserver
 {
-    void OnCompleted(HttpContext context, InferenceFeature inference);
+    ValueTask OnCompleted(HttpContext context, InferenceFeature inference);
 }

@@ -123,7 +123,7 @@ internal sealed class InferenceMiddleware
             }
             foreach (var observer in _observers)
             {
-                observer.OnCompleted(context, inference);
+                await observer.OnCompleted(context, inference);
             }
         }
     }

@@ -128,6 +128,12 @@ internal sealed class GatewayMetrics
             Sample(text, "tensorzero_observability_rows_dropped_total", [("table", q.Table), ("reason", "rejected")], q.Rejected);
             Sample(text, "tensorzero_observability_rows_dropped_total", [("table", q.Table), ("reason", "write_error")], q.WriteErrors);
         }
+        Header(text, "tensorzero_observability_slow_writes_total", "counter",
+            "Responses that completed before their record reached the queue file (the wait is bounded by DurableWriteWait).");
+        foreach (var q in queues.Where(q => q.Table == nameof(RecordTable.ChatInference)))
+        {
+            Sample(text, "tensorzero_observability_slow_writes_total", [], q.SlowWrites);
+        }
         return text.ToString();
     }
 
@@ -238,4 +244,4 @@ internal sealed class GatewayMetrics
 /// <summary>One table's queue numbers for <c>/metrics</c>.</summary>
 internal sealed record QueueMetrics(
     string Table, long PendingRows, long PendingBytes, long WrittenRows, long ShippedRows, long DroppedByBound, long DroppedInMemory,
-    long Rejected, long WriteErrors);
+    long Rejected, long WriteErrors, long SlowWrites = 0);

@@ -48,6 +48,13 @@ internal sealed class ObservabilityOptions
     /// <summary>How long shutdown keeps shipping; what is left stays on disk for the next start. Default 5 s.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a response's completion waits for its record to be written to the queue file (an OS write, no
+    /// fsync: a few tens of microseconds normally). Past it the response completes anyway and the record stays
+    /// queued in memory: a stalled disk never holds a client longer than this. Default 200 ms; zero: never wait.
+    /// </summary>
+    public TimeSpan DurableWriteWait { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Timeout of one ClickHouse HTTP request. Default 30 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

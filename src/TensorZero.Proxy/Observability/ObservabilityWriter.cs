@@ -10,7 +10,9 @@ namespace TensorZero.Proxy.Observability;
 /// The inference observer of observability (DESIGN.md §1 step 5, §7). <see cref="OnCompleted"/> counts the
 /// inference in the metrics and hands it to a bounded channel, nothing more: it never blocks and never throws.
 /// One writer task drains the channel, turns each inference into rows (parsing captured bodies here, off the
-/// client's path) and appends them to the two durable queues with one write per table per drain.
+/// client's path) and appends them to the two durable queues with one write per table per drain. The
+/// response completes once its record is in the queue file (bounded by <see cref="ObservabilityOptions.DurableWriteWait"/>),
+/// so a process killed right after its responses loses none of their records.
 /// Dry runs are counted, never recorded.
 /// </summary>
 internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
@@ -19,7 +21,11 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ObservabilityWriter> _logger;
-    private readonly Channel<InferenceFeature> _channel;
+    private readonly Channel<(InferenceFeature Inference, long Sequence)> _channel;
+    private readonly TimeSpan _durableWait;
+    private long _enqueued;
+    private long _written;
+    private TaskCompletionSource _nextWrite = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<RecordTable, Counters> _counters = new()
     {
         [RecordTable.ChatInference] = new Counters(),
@@ -34,7 +40,8 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _channel = Channel.CreateBounded<InferenceFeature>(new BoundedChannelOptions(settings.Options.MaxPendingRecords)
+        _durableWait = settings.Options.DurableWriteWait;
+        _channel = Channel.CreateBounded<(InferenceFeature, long)>(new BoundedChannelOptions(settings.Options.MaxPendingRecords)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once: the record is counted as dropped.
@@ -50,17 +57,56 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     public event Action? RowsWritten;
 
     /// <inheritdoc />
-    public void OnCompleted(HttpContext context, InferenceFeature inference)
+    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference)
     {
         _metrics.Record(inference);
         if (_settings.Mode == ObservabilityMode.Disabled || inference.Fields.DryRun)
         {
-            return;
+            return default;
         }
-        if (!_channel.Writer.TryWrite(inference))
+        // Sequence numbers are taken under the channel's order: a record's rows are on disk once the writer has
+        // written every record up to its number.
+        long sequence;
+        lock (_channel)
         {
-            Interlocked.Increment(ref _counters[RecordTable.ChatInference].DroppedInMemory);
-            Interlocked.Add(ref _counters[RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
+            sequence = ++_enqueued;
+            if (!_channel.Writer.TryWrite((inference, sequence)))
+            {
+                _enqueued--;
+                Interlocked.Increment(ref _counters[RecordTable.ChatInference].DroppedInMemory);
+                Interlocked.Add(ref _counters[RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
+                return default;
+            }
+        }
+        return _durableWait <= TimeSpan.Zero ? default : WaitWrittenAsync(sequence);
+    }
+
+    /// <summary>Waits, at most <see cref="ObservabilityOptions.DurableWriteWait"/>, until the record's rows are in the queue file.</summary>
+    private async ValueTask WaitWrittenAsync(long sequence)
+    {
+        var deadline = _time.GetTimestamp() + (long)(_durableWait.TotalSeconds * _time.TimestampFrequency);
+        while (Volatile.Read(ref _written) < sequence)
+        {
+            var next = Volatile.Read(ref _nextWrite).Task;
+            if (Volatile.Read(ref _written) >= sequence)
+            {
+                return;
+            }
+            var left = deadline - _time.GetTimestamp();
+            if (left <= 0)
+            {
+                Interlocked.Increment(ref _counters[RecordTable.ChatInference].SlowWrites);
+                return;
+            }
+            try
+            {
+                await next.WaitAsync(TimeSpan.FromSeconds((double)left / _time.TimestampFrequency), _time);
+            }
+            catch (TimeoutException)
+            {
+                Interlocked.Increment(ref _counters[RecordTable.ChatInference].SlowWrites);
+                return;
+            }
         }
     }
 
@@ -107,7 +153,7 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         var counters = _counters[table];
         return new QueueMetrics(table.ToString(), queue?.PendingRows ?? 0, queue?.PendingBytes ?? 0, queue?.WrittenRows ?? 0,
             queue?.ShippedRows ?? 0, queue?.DroppedRows ?? 0, Interlocked.Read(ref counters.DroppedInMemory), queue?.RejectedRows ?? 0,
-            Interlocked.Read(ref counters.WriteErrors));
+            Interlocked.Read(ref counters.WriteErrors), Interlocked.Read(ref counters.SlowWrites));
     }
 
     private async Task RunAsync()
@@ -122,9 +168,12 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
             model.ResetWrittenCount();
             var chatRows = 0;
             var modelRows = 0;
+            var lastSequence = 0L;
             // Group what is waiting into one write per table, but not unboundedly.
-            while (chat.WrittenCount < 1024 * 1024 && reader.TryRead(out var inference))
+            while (chat.WrittenCount < 1024 * 1024 && reader.TryRead(out var item))
             {
+                var inference = item.Inference;
+                lastSequence = item.Sequence;
                 var chatMark = chat.WrittenCount;
                 var modelMark = model.WrittenCount;
                 try
@@ -144,6 +193,9 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
             }
             Append(Chat!, RecordTable.ChatInference, chat, chatRows);
             Append(Model!, RecordTable.ModelInference, model, modelRows);
+            // Release the responses waiting for these records (written, or given up on after a write error).
+            Volatile.Write(ref _written, lastSequence);
+            Interlocked.Exchange(ref _nextWrite, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             RowsWritten?.Invoke();
         }
         Chat!.CloseActive();
@@ -187,5 +239,6 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     {
         public long DroppedInMemory;
         public long WriteErrors;
+        public long SlowWrites;
     }
 }

@@ -222,6 +222,21 @@ public sealed class ChatCompletionsEndToEndTests
     }
 
     [Fact]
+    public async Task NonStreamingResponse_HasNoContentLength_SoItEndsOnlyAfterItsRecord()
+    {
+        var (fake, gateway) = await StartAsync();
+        await using var _ = fake;
+        await using var __ = gateway;
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"openai-model","messages":[]}""", Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        response.Headers.TransferEncodingChunked.Should().BeTrue();
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("object").GetString().Should().Be("chat.completion");
+    }
+
+    [Fact]
     public async Task ProviderClientError_IsReturnedAsTheRequestsOwnFault()
     {
         var (fake, gateway) = await StartAsync((context, request) => FakeResponses.Status(context, 400, "{\"error\":{\"message\":\"bad messages\"}}"));

@@ -58,9 +58,9 @@ public sealed class FaultToleranceTests
             await using (var first = await GatewayProcess.StartAsync(server.UrlFor(database), dataDir, "--TensorZero:Observability:FlushInterval=01:00:00",
                 "--TensorZero:Observability:BatchRows=100000"))
             {
+                // Killed the moment the last response is complete: a response completes only once its record is
+                // in the queue file, so nothing may be missing.
                 await SendDummiesAsync(first.Client, 300);
-                (await WaitForMetricAsync(first.Client, "tensorzero_observability_rows_written_total{table=\"ModelInference\"}", v => v == 300)).Should().BeTrue();
-                (await MetricsAsync(first.Client)).Should().Contain("tensorzero_observability_rows_written_total{table=\"ChatInference\"} 300");
                 first.Kill();
             }
             Directory.GetFiles(Path.Combine(dataDir, "ChatInference"), "*.jsonl").Sum(f => File.ReadAllLines(f).Length).Should().Be(300);
@@ -70,8 +70,6 @@ public sealed class FaultToleranceTests
             {
                 (await server.WaitForCountAsync(chatCount, 300)).Should().Be(300);
                 await SendDummiesAsync(second.Client, 300);
-                (await WaitForMetricAsync(second.Client, "tensorzero_observability_rows_written_total{table=\"ModelInference\"}", v => v == 300)).Should().BeTrue();
-                (await MetricsAsync(second.Client)).Should().Contain("tensorzero_observability_rows_written_total{table=\"ChatInference\"} 300");
                 second.Kill();
             }
 

@@ -93,10 +93,11 @@ internal sealed class InferenceCapture : IInferenceObserver
 
     public IReadOnlyList<InferenceFeature> All => [.. _all];
 
-    public void OnCompleted(Microsoft.AspNetCore.Http.HttpContext context, InferenceFeature inference)
+    public ValueTask OnCompleted(Microsoft.AspNetCore.Http.HttpContext context, InferenceFeature inference)
     {
         _all.Enqueue(inference);
         _channel.Writer.TryWrite(inference);
+        return default;
     }
 
     /// <summary>The next completed inference (30 s guard against a hang, not a timing assertion).</summary>

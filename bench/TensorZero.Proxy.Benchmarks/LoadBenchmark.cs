@@ -34,6 +34,9 @@ internal static class LoadBenchmark
         var dataDir = Path.Combine(work.FullName, "data");
         var config = Path.Combine(work.FullName, "bench.toml");
         await File.WriteAllTextAsync(config, $"""
+            [gateway.observability]
+            enabled = {(options.Observability ? "true" : "false")}
+
             [models.bench]
             routing = ["mock"]
 
@@ -46,9 +49,9 @@ internal static class LoadBenchmark
         var body = Path.Combine(work.FullName, "body.json");
         await File.WriteAllTextAsync(body, BodyJson);
 
-        using var mock = Start("taskset", $"-c 1 dotnet {benchDll} mock --port {mockPort}", work.FullName);
+        using var mock = Start("taskset", $"-c {options.MockCpus} dotnet {benchDll} mock --port {mockPort}", work.FullName);
         using var gateway = Start("taskset", string.Join(' ',
-            "-c 0 dotnet", gatewayDll, "--config-file", config, "--urls", $"http://127.0.0.1:{gatewayPort}",
+            $"-c {options.GatewayCpus} dotnet", gatewayDll, "--config-file", config, "--urls", $"http://127.0.0.1:{gatewayPort}",
             "--Logging:LogLevel:Default=Warning",
             $"--TensorZero:Observability:DataDir={dataDir}",
             "--ReverseProxy:Routes:direct:ClusterId=mock", "--ReverseProxy:Routes:direct:Match:Path=/yarp/{**rest}",
@@ -68,7 +71,8 @@ internal static class LoadBenchmark
 
             Console.WriteLine($"# TensorZero.Proxy load benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
                 $"open loop {string.Join("/", options.Rates)} req/s x {options.Rounds} rounds x {options.Seconds} s, closed loop {options.Connections} connections");
-            Console.WriteLine($"# gateway pid {gateway.Id} (CPU 0), mock pid {mock.Id} and h2load (CPU 1)");
+            Console.WriteLine($"# gateway pid {gateway.Id} (CPUs {options.GatewayCpus}), mock pid {mock.Id} (CPUs {options.MockCpus}), h2load (CPUs {options.LoadCpus}); observability {(options.Observability ? "on" : "off")}");
+            LoadCpus = options.LoadCpus;
 
             // Warm-up: JIT, connection pools, tiered compilation.
             foreach (var target in targets)
@@ -158,13 +162,15 @@ internal static class LoadBenchmark
         }
     }
 
+    private static string LoadCpus { get; set; } = "1";
+
     private static IEnumerable<Target> Rotate(Target[] targets, int round) => targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length));
 
     /// <summary>One h2load run; rate null = closed loop.</summary>
     internal static async Task<Latencies> H2LoadAsync(Target target, string body, string work, int? rate, int seconds, int clients)
     {
         var log = Path.Combine(work, $"h2load-{target.Name}-{Guid.NewGuid():N}.tsv");
-        List<string> args = ["-c", "1", "h2load", "--h1", "-t", "1", "-c", $"{clients}", "-D", $"{seconds}", "-d", body,
+        List<string> args = ["-c", LoadCpus, "h2load", "--h1", "-t", "1", "-c", $"{clients}", "-D", $"{seconds}", "-d", body,
             "-H", "content-type: application/json", $"--log-file={log}"];
         if (rate is { } r)
         {
@@ -301,7 +307,9 @@ internal sealed record Latencies(long Count, long Succeeded, double[] SortedMs)
 }
 
 /// <summary>Options of the load run; the defaults keep it under ten minutes.</summary>
-internal sealed record LoadOptions(int[] Rates, int Rounds, int Seconds, int OpenLoopClients, int Connections, int BudgetRate, int TtftRequests, bool KeepWork)
+internal sealed record LoadOptions(
+    int[] Rates, int Rounds, int Seconds, int OpenLoopClients, int Connections, int BudgetRate, int TtftRequests, bool KeepWork,
+    string GatewayCpus, string MockCpus, string LoadCpus, bool Observability)
 {
     public static LoadOptions Parse(string[] args)
     {
@@ -315,6 +323,10 @@ internal sealed record LoadOptions(int[] Rates, int Rounds, int Seconds, int Ope
             Connections: int.Parse(Value("--connections") ?? "64", CultureInfo.InvariantCulture),
             BudgetRate: 2000,
             TtftRequests: int.Parse(Value("--ttft-requests") ?? (quick ? "500" : "3000"), CultureInfo.InvariantCulture),
-            KeepWork: args.Contains("--keep"));
+            KeepWork: args.Contains("--keep"),
+            GatewayCpus: Value("--gateway-cpus") ?? "0",
+            MockCpus: Value("--mock-cpus") ?? "1",
+            LoadCpus: Value("--load-cpus") ?? "1",
+            Observability: Value("--observability") != "off");
     }
 }

@@ -49,9 +49,9 @@ internal sealed class ObservabilityOptions
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// How long a response's completion waits for its record to be written to the queue file (an OS write, no
-    /// fsync: a few tens of microseconds normally). Past it the response completes anyway and the record stays
-    /// queued in memory: a stalled disk never holds a client longer than this. Default 200 ms; zero: never wait.
+    /// How long a completing response waits for the append lock to write its record to the queue file (an OS
+    /// write, no fsync: microseconds normally). Past it the response completes anyway and the record stays queued
+    /// in memory for the background flusher: a stalled disk never holds a client longer than this. Default 200 ms.
     /// </summary>
     public TimeSpan DurableWriteWait { get; set; } = TimeSpan.FromMilliseconds(200);
 

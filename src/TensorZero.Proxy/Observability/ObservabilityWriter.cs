@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using TensorZero.Proxy.Inference;
@@ -7,13 +6,14 @@ using TensorZero.Proxy.Inference;
 namespace TensorZero.Proxy.Observability;
 
 /// <summary>
-/// The inference observer of observability (DESIGN.md §1 step 5, §7). <see cref="OnCompleted"/> counts the
-/// inference in the metrics and hands it to a bounded channel, nothing more: it never blocks and never throws.
-/// One writer task drains the channel, turns each inference into rows (parsing captured bodies here, off the
-/// client's path) and appends them to the two durable queues with one write per table per drain. The
-/// response completes once its record is in the queue file (bounded by <see cref="ObservabilityOptions.DurableWriteWait"/>),
-/// so a process killed right after its responses loses none of their records.
-/// Dry runs are counted, never recorded.
+/// The inference observer of observability (DESIGN.md §1 step 5, §7). A completing request enqueues its
+/// inference and then writes the queued records to the two durable queues itself, under one append lock
+/// (group commit: whoever holds the lock writes every record queued so far, one write(2) per table). The
+/// response completes once its record is in the queue file, so a process killed right after its responses
+/// loses none of their records; there is no thread hop and no background wake-up on this path. Waiting for
+/// the lock is bounded by <see cref="ObservabilityOptions.DurableWriteWait"/>: a stalled disk never holds a
+/// client longer, and a background flusher writes what such a request left queued. Dry runs are counted,
+/// never recorded.
 /// </summary>
 internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
 {
@@ -21,18 +21,26 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ObservabilityWriter> _logger;
-    private readonly Channel<(InferenceFeature Inference, long Sequence)> _channel;
-    private readonly TimeSpan _durableWait;
-    private long _enqueued;
-    private long _written;
-    private TaskCompletionSource _nextWrite = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<RecordTable, Counters> _counters = new()
     {
         [RecordTable.ChatInference] = new Counters(),
         [RecordTable.ModelInference] = new Counters(),
     };
+
+    // Records waiting to be written, in sequence order (the enqueue lock keeps sequence and queue order equal).
+    private readonly Queue<(InferenceFeature Inference, long Sequence)> _pending = new();
+    private readonly object _enqueueLock = new();
+    private readonly object _appendLock = new();
+    private readonly InferenceRecords _records;
+    private readonly TimeSpan _durableWait;
+    private readonly SemaphoreSlim _flushSignal = new(0);
+    private ArrayBufferWriter<byte> _chat = new(64 * 1024);
+    private ArrayBufferWriter<byte> _model = new(64 * 1024);
+    private long _enqueued;
+    private long _written;
+    private volatile bool _stopping;
     private FileStream? _lock;
-    private Task _loop = Task.CompletedTask;
+    private Task _flusher = Task.CompletedTask;
 
     public ObservabilityWriter(ObservabilitySettings settings, GatewayMetrics metrics, TimeProvider time, ILogger<ObservabilityWriter> logger)
     {
@@ -41,11 +49,7 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         _time = time;
         _logger = logger;
         _durableWait = settings.Options.DurableWriteWait;
-        _channel = Channel.CreateBounded<(InferenceFeature, long)>(new BoundedChannelOptions(settings.Options.MaxPendingRecords)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once: the record is counted as dropped.
-        });
+        _records = new InferenceRecords(settings.Options.MaxRawBytes, time);
     }
 
     /// <summary>The queues, once <see cref="Start"/> has opened them.</summary>
@@ -64,55 +68,53 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         {
             return default;
         }
-        // Sequence numbers are taken under the channel's order: a record's rows are on disk once the writer has
-        // written every record up to its number.
+
         long sequence;
-        lock (_channel)
+        lock (_enqueueLock)
         {
-            sequence = ++_enqueued;
-            if (!_channel.Writer.TryWrite((inference, sequence)))
+            if (_stopping || _pending.Count >= _settings.Options.MaxPendingRecords)
             {
-                _enqueued--;
+                // A backlog this deep means the disk has stalled for long: count, never block.
                 Interlocked.Increment(ref _counters[RecordTable.ChatInference].DroppedInMemory);
                 Interlocked.Add(ref _counters[RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
                 return default;
             }
+            sequence = ++_enqueued;
+            _pending.Enqueue((inference, sequence));
         }
-        return _durableWait <= TimeSpan.Zero ? default : WaitWrittenAsync(sequence);
-    }
 
-    /// <summary>Waits, at most <see cref="ObservabilityOptions.DurableWriteWait"/>, until the record's rows are in the queue file.</summary>
-    private async ValueTask WaitWrittenAsync(long sequence)
-    {
-        var deadline = _time.GetTimestamp() + (long)(_durableWait.TotalSeconds * _time.TimestampFrequency);
-        while (Volatile.Read(ref _written) < sequence)
+        // Write it (and whatever else is queued) now, unless another request is writing and does not finish
+        // within the bound; then the flusher writes it, and this response completes without waiting more.
+        var lockTaken = false;
+        try
         {
-            var next = Volatile.Read(ref _nextWrite).Task;
-            if (Volatile.Read(ref _written) >= sequence)
+            Monitor.TryEnter(_appendLock, _durableWait, ref lockTaken);
+            if (lockTaken)
             {
-                return;
+                if (Volatile.Read(ref _written) < sequence)
+                {
+                    WritePending();
+                }
             }
-            var left = deadline - _time.GetTimestamp();
-            if (left <= 0)
+            else
             {
                 Interlocked.Increment(ref _counters[RecordTable.ChatInference].SlowWrites);
-                return;
-            }
-            try
-            {
-                await next.WaitAsync(TimeSpan.FromSeconds((double)left / _time.TimestampFrequency), _time);
-            }
-            catch (TimeoutException)
-            {
-                Interlocked.Increment(ref _counters[RecordTable.ChatInference].SlowWrites);
-                return;
+                _flushSignal.Release();
             }
         }
+        finally
+        {
+            if (lockTaken)
+            {
+                Monitor.Exit(_appendLock);
+            }
+        }
+        return default;
     }
 
     /// <summary>
     /// Takes the data folder (a lock file: one process per folder), resumes both queues from their segments and
-    /// starts the writer task. Throws <see cref="IOException"/> when another process holds the folder.
+    /// starts the background flusher. Throws <see cref="IOException"/> when another process holds the folder.
     /// </summary>
     public void Start()
     {
@@ -129,20 +131,29 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         Chat = SegmentQueue.Open(Path.Combine(_settings.DataDir, nameof(RecordTable.ChatInference)), options.SegmentBytes, options.MaxQueueBytes);
         Model = SegmentQueue.Open(Path.Combine(_settings.DataDir, nameof(RecordTable.ModelInference)), options.SegmentBytes, options.MaxQueueBytes);
         Log.QueueResumed(_logger, _settings.DataDir, Chat.PendingRows, Model.PendingRows);
-        _loop = Task.Run(RunAsync);
+        _flusher = Task.Run(FlushLoopAsync);
     }
 
     /// <summary>Stops taking records and waits (at most <paramref name="timeout"/>) until every taken one is on disk.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
-        _channel.Writer.TryComplete();
+        lock (_enqueueLock)
+        {
+            _stopping = true;
+        }
+        _flushSignal.Release();
         try
         {
-            await _loop.WaitAsync(timeout, _time);
+            await _flusher.WaitAsync(timeout, _time);
         }
         catch (TimeoutException)
         {
-            Log.WriterStopTimedOut(_logger, _channel.Reader.Count);
+            int left;
+            lock (_enqueueLock)
+            {
+                left = _pending.Count;
+            }
+            Log.WriterStopTimedOut(_logger, left);
         }
     }
 
@@ -156,50 +167,79 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
             Interlocked.Read(ref counters.WriteErrors), Interlocked.Read(ref counters.SlowWrites));
     }
 
-    private async Task RunAsync()
+    /// <summary>Writes what requests left queued (their wait for the append lock ran out) and drains at shutdown.</summary>
+    private async Task FlushLoopAsync()
     {
-        var records = new InferenceRecords(_settings.Options.MaxRawBytes, _time);
-        var chat = new ArrayBufferWriter<byte>(64 * 1024);
-        var model = new ArrayBufferWriter<byte>(64 * 1024);
-        var reader = _channel.Reader;
-        while (await reader.WaitToReadAsync())
+        while (!_stopping)
         {
-            chat.ResetWrittenCount();
-            model.ResetWrittenCount();
+            await _flushSignal.WaitAsync(TimeSpan.FromMilliseconds(100));
+            Flush();
+        }
+        Flush();
+        lock (_appendLock)
+        {
+            Chat!.CloseActive();
+            Model!.CloseActive();
+        }
+    }
+
+    private void Flush()
+    {
+        lock (_appendLock)
+        {
+            WritePending();
+        }
+    }
+
+    /// <summary>Under the append lock: serializes every queued record and appends them, one write per table.</summary>
+    private void WritePending()
+    {
+        while (true)
+        {
+            _chat.ResetWrittenCount();
+            _model.ResetWrittenCount();
             var chatRows = 0;
             var modelRows = 0;
             var lastSequence = 0L;
             // Group what is waiting into one write per table, but not unboundedly.
-            while (chat.WrittenCount < 1024 * 1024 && reader.TryRead(out var item))
+            while (_chat.WrittenCount < 1024 * 1024)
             {
-                var inference = item.Inference;
+                (InferenceFeature Inference, long Sequence) item;
+                lock (_enqueueLock)
+                {
+                    if (!_pending.TryDequeue(out item))
+                    {
+                        break;
+                    }
+                }
                 lastSequence = item.Sequence;
-                var chatMark = chat.WrittenCount;
-                var modelMark = model.WrittenCount;
+                var chatMark = _chat.WrittenCount;
+                var modelMark = _model.WrittenCount;
                 try
                 {
-                    var (c, m) = records.Write(inference, chat, model);
+                    var (c, m) = _records.Write(item.Inference, _chat, _model);
                     chatRows += c;
                     modelRows += m;
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
                     // A record that cannot be serialized must not take the others down; half-written rows are cut off.
-                    Log.RecordFailed(_logger, inference.InferenceId, ex);
-                    Truncate(ref chat, chatMark);
-                    Truncate(ref model, modelMark);
+                    Log.RecordFailed(_logger, item.Inference.InferenceId, ex);
+                    Truncate(ref _chat, chatMark);
+                    Truncate(ref _model, modelMark);
                     Interlocked.Increment(ref _counters[RecordTable.ChatInference].WriteErrors);
                 }
             }
-            Append(Chat!, RecordTable.ChatInference, chat, chatRows);
-            Append(Model!, RecordTable.ModelInference, model, modelRows);
-            // Release the responses waiting for these records (written, or given up on after a write error).
+            if (lastSequence == 0)
+            {
+                return;
+            }
+            Append(Chat!, RecordTable.ChatInference, _chat, chatRows);
+            Append(Model!, RecordTable.ModelInference, _model, modelRows);
+            // Written, or given up on after a write error (counted): either way no response waits for it.
             Volatile.Write(ref _written, lastSequence);
-            Interlocked.Exchange(ref _nextWrite, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             RowsWritten?.Invoke();
         }
-        Chat!.CloseActive();
-        Model!.CloseActive();
     }
 
     private void Append(SegmentQueue queue, RecordTable table, ArrayBufferWriter<byte> rows, int count)
@@ -230,6 +270,7 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
 
     public void Dispose()
     {
+        _flushSignal.Dispose();
         Chat?.Dispose();
         Model?.Dispose();
         _lock?.Dispose();

@@ -107,17 +107,19 @@ public sealed class ResponseRewriter : IResponseRewriter
         output.Write("}"u8);
     }
 
+    /// <summary><c>"name":"value"</c> as UTF-8, the value JSON-escaped (relaxed: API clients, not HTML).</summary>
     private static byte[] Member(string name, string value)
     {
-        var buffer = new ArrayBufferWriter<byte>(name.Length + value.Length + 8);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString(name, value);
-            writer.WriteEndObject();
-        }
-        // {"name":"value"} → "name":"value"
-        return buffer.WrittenSpan[1..^1].ToArray();
+        var encoded = JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).EncodedUtf8Bytes;
+        var member = new byte[name.Length + 5 + encoded.Length];
+        member[0] = (byte)'"';
+        var length = 1 + System.Text.Encoding.UTF8.GetBytes(name, member.AsSpan(1));
+        "\":\""u8.CopyTo(member.AsSpan(length));
+        length += 3;
+        encoded.CopyTo(member.AsSpan(length));
+        length += encoded.Length;
+        member[length++] = (byte)'"';
+        return length == member.Length ? member : member[..length];
     }
 
     private enum MemberKind : byte

@@ -21,6 +21,10 @@ internal static class ExtraParameters
     private const string HeadersField = "tensorzero::extra_headers";
     private const string BodyField = "tensorzero::extra_body";
 
+    /// <summary>Whether the request carries extra headers or body entries.</summary>
+    public static bool InRequest(IReadOnlyDictionary<string, JsonElement> fields) =>
+        fields.Count > 0 && (fields.ContainsKey(HeadersField) || fields.ContainsKey(BodyField));
+
     /// <summary>Every (variant, model, provider) an attempt of this target may use.</summary>
     public static List<AttemptTarget> Targets(ResolvedTarget target, string? pinnedVariant)
     {

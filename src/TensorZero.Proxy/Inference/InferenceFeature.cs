@@ -115,7 +115,9 @@ internal sealed class InferenceFeature
         StartedAt = startedAt;
         StartedTimestamp = startedTimestamp;
         Tags = new Dictionary<string, string>(fields.Tags, StringComparer.Ordinal);
-        Rewriter = new ResponseRewriter(InferenceId.ToString(), EpisodeId.ToString(), request.Model);
+        InferenceIdText = InferenceId.ToString();
+        EpisodeIdText = fields.EpisodeId is null ? InferenceIdText : EpisodeId.ToString();
+        Rewriter = new ResponseRewriter(InferenceIdText, EpisodeIdText, request.Model);
     }
 
     public InferenceRequest Request { get; }
@@ -128,6 +130,12 @@ internal sealed class InferenceFeature
 
     /// <summary>The episode id: the request's, or the inference id for a new episode (a UUIDv7 either way).</summary>
     public Guid EpisodeId { get; }
+
+    /// <summary><see cref="InferenceId"/> as text, formatted once (headers, body rewrites, records).</summary>
+    public string InferenceIdText { get; }
+
+    /// <summary><see cref="EpisodeId"/> as text, formatted once.</summary>
+    public string EpisodeIdText { get; }
 
     public DateTimeOffset StartedAt { get; }
 
@@ -158,7 +166,20 @@ internal sealed class InferenceFeature
     /// <summary>Rewrites response ids and model for this inference.</summary>
     public IResponseRewriter Rewriter { get; }
 
-    public List<AttemptRecord> Attempts { get; } = [];
+    /// <summary>Every attempt, skipped providers included; append with <see cref="AddAttempt"/>.</summary>
+    public IReadOnlyList<AttemptRecord> Attempts => _attempts;
+
+    private readonly List<AttemptRecord> _attempts = [];
+
+    /// <summary>Records an attempt (or a skipped provider).</summary>
+    public void AddAttempt(AttemptRecord attempt)
+    {
+        _attempts.Add(attempt);
+        if (attempt.WasAttempted)
+        {
+            AttemptCount++;
+        }
+    }
 
     /// <summary>The attempt whose response reached the client, once one did.</summary>
     public AttemptRecord? CommittedAttempt { get; set; }
@@ -169,5 +190,5 @@ internal sealed class InferenceFeature
     public TimeSpan Duration { get; set; }
 
     /// <summary>Attempts that made a connection (circuit-open skips excluded).</summary>
-    public int AttemptCount => Attempts.Count(a => a.WasAttempted);
+    public int AttemptCount { get; private set; }
 }

@@ -12,12 +12,12 @@ internal static class InferenceHeaders
             return;
         }
         var headers = context.Response.Headers;
-        headers["x-tensorzero-inference-id"] = inference.InferenceId.ToString();
-        headers["x-tensorzero-episode-id"] = inference.EpisodeId.ToString();
+        headers["x-tensorzero-inference-id"] = inference.InferenceIdText;
+        headers["x-tensorzero-episode-id"] = inference.EpisodeIdText;
         if (inference.VariantName is not null)
         {
             headers["x-tensorzero-variant"] = inference.VariantName;
         }
-        headers["x-tensorzero-attempts"] = inference.AttemptCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers["x-tensorzero-attempts"] = ModelRunner.AttemptsText(inference.AttemptCount);
     }
 }

@@ -86,13 +86,19 @@ internal sealed class InferenceMiddleware
             return;
         }
 
-        var attemptTargets = ExtraParameters.Targets(target, fields.VariantName);
-        if (!ExtraParameters.TryRead(request.TensorZeroFields, target, attemptTargets, runtime.Config.Gateway.ExtraHeaderLimits,
-            out var extraHeaders, out var extraBody, out var extraError)
-            || !TryCheckBodyPatches(request, attemptTargets, extraBody, out extraError))
+        // Extra headers and body: read and checked only where there are any (request fields or configured body patches).
+        var extraHeaders = UnfilteredInferenceExtraHeaders.Empty;
+        var extraBody = UnfilteredInferenceExtraBody.Empty;
+        if (ExtraParameters.InRequest(request.TensorZeroFields) || runtime.HasConfiguredExtraBody)
         {
-            await OpenAIError.BadRequest(context, extraError!, "invalid_extra_parameters");
-            return;
+            var attemptTargets = ExtraParameters.Targets(target, fields.VariantName);
+            if (!ExtraParameters.TryRead(request.TensorZeroFields, target, attemptTargets, runtime.Config.Gateway.ExtraHeaderLimits,
+                out extraHeaders, out extraBody, out var extraError)
+                || !TryCheckBodyPatches(request, attemptTargets, extraBody, out extraError))
+            {
+                await OpenAIError.BadRequest(context, extraError!, "invalid_extra_parameters");
+                return;
+            }
         }
 
         var inference = new InferenceFeature(request, fields, Guid.CreateVersion7(now), now, _time.GetTimestamp())

@@ -79,7 +79,7 @@ internal sealed class ModelRunner
         var modelDeadline = Deadline.For(TimeoutLevel.Model, model.Timeouts, stream, _time.GetTimestamp(), _time);
         var rateLimited = new List<string>();
 
-        var candidates = model.Providers.Where(p => !skip.Contains(Key(p))).ToArray();
+        var candidates = skip.Count == 0 ? model.Providers : model.Providers.Where(p => !skip.Contains(Key(p))).ToArray();
         if (candidates.Length == 0)
         {
             return new ModelRunResult(ModelRunOutcome.AllProvidersFailed, rateLimited);
@@ -164,12 +164,18 @@ internal sealed class ModelRunner
         return new ModelRunResult(ModelRunOutcome.AllProvidersFailed, rateLimited);
     }
 
+    private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 16).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
+    /// <summary>The attempt count as header text, without formatting for the common small counts.</summary>
+    internal static string AttemptsText(int count) =>
+        count < SmallNumbers.Length ? SmallNumbers[count] : count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The circuit breaker key of a provider: its cluster (shorthands share one per type).</summary>
     private static string Key(RuntimeProvider provider) => provider.ClusterId ?? $"dummy/{provider.ModelName}/{provider.Name}";
 
     private void Record(InferenceFeature inference, AttemptRecord record)
     {
-        inference.Attempts.Add(record);
+        inference.AddAttempt(record);
         Log.AttemptFinished(_logger, record.Provider, record.Model, record.Outcome, record.StatusCode, (long)record.Elapsed.TotalMilliseconds);
     }
 
@@ -188,7 +194,7 @@ internal sealed class ModelRunner
         InferenceHeaders.Set(context, inference);
         var headers = context.Response.Headers;
         headers["x-tensorzero-provider"] = provider.Name;
-        headers["x-tensorzero-attempts"] = (inference.AttemptCount + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers["x-tensorzero-attempts"] = AttemptsText(inference.AttemptCount + 1);
     }
 
     private async Task<AttemptRecord> AttemptDummyAsync(
@@ -224,9 +230,8 @@ internal sealed class ModelRunner
         }
 
         var (preCommitAt, preCommitLevel) = deadlines.EarliestPreCommit();
-        using var preCommit = DeadlineSet.Remaining(preCommitAt, _time) is { } left
-            ? new CancellationTokenSource(left, _time)
-            : new CancellationTokenSource();
+        // No deadline at any level: no timer at all (the forwarder still links the client's abort).
+        using var preCommit = DeadlineSet.Remaining(preCommitAt, _time) is { } left ? new CancellationTokenSource(left, _time) : null;
 
         var target = new AttemptTarget(variant, model, provider);
         var body = Render(inference, target);
@@ -244,7 +249,7 @@ internal sealed class ModelRunner
 
         var error = await _forwarder.SendAsync(
             context, provider.DestinationPrefix!, cluster.Model.HttpClient, cluster.Model.Config.HttpRequest ?? ForwarderRequestConfig.Empty,
-            ProviderHttpTransformer.Instance, preCommit.Token);
+            ProviderHttpTransformer.Instance, preCommit?.Token ?? CancellationToken.None);
 
         var elapsed = _time.GetElapsedTime(started);
         var ttft = attempt.FirstTokenAt is { } first ? _time.GetElapsedTime(started, first) : (TimeSpan?)null;
@@ -276,7 +281,7 @@ internal sealed class ModelRunner
             return Result(AttemptOutcome.Truncated, error.ToString());
         }
         // Our deadline, not the client: a timeout at the level whose deadline came first.
-        if (preCommit.IsCancellationRequested || attempt.Failure == AttemptFailureKind.TimedOut)
+        if (preCommit?.IsCancellationRequested == true || attempt.Failure == AttemptFailureKind.TimedOut)
         {
             return Result(AttemptOutcome.Timeout, Deadline.Describe(preCommitLevel, inference.Request.Stream), preCommitLevel);
         }

@@ -47,7 +47,7 @@ internal sealed class DummyProvider
         var promptTokens = CountPromptWords(request.Body);
         var completionTokens = words.Length;
         var created = _timeProvider.GetUtcNow().ToUnixTimeSeconds();
-        var id = (inference.InferenceId.ToString(), inference.EpisodeId.ToString());
+        var id = (inference.InferenceIdText, inference.EpisodeIdText);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
 

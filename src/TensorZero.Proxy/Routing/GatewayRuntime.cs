@@ -37,6 +37,13 @@ internal sealed class GatewayRuntime
 
     public FrozenDictionary<string, RuntimeFunction> Functions { get; }
 
+    /// <summary>Whether any provider or variant configures <c>extra_body</c> (their patches are checked per request).</summary>
+    public bool HasConfiguredExtraBody =>
+        _hasConfiguredExtraBody ??= Models.Values.Any(m => m.Providers.Any(p => p.Config.ExtraBody.Length > 0))
+            || Functions.Values.Any(f => f.Variants.Values.Any(v => v.Config.ExtraBody.Length > 0 || v.Model.Providers.Any(p => p.Config.ExtraBody.Length > 0)));
+
+    private bool? _hasConfiguredExtraBody;
+
     /// <summary>
     /// YARP's per-request activity timeout for every cluster. It also bounds time-to-headers and the gap
     /// between streamed tokens, so it is kept above every configured timeout: our deadlines are the limits.

@@ -117,12 +117,12 @@ public sealed class InferenceRecordsTests
         var failedStart = time.GetTimestamp();
         var failedCapture = new ResponseCapture(1 << 20);
         failedCapture.OnBodyChunk("{\"error\":\"boom\"}"u8);
-        inference.Attempts.Add(new AttemptRecord("m", "bad", AttemptOutcome.Status, 500, TimeSpan.FromMilliseconds(40), null)
+        inference.AddAttempt(new AttemptRecord("m", "bad", AttemptOutcome.Status, 500, TimeSpan.FromMilliseconds(40), null)
         {
             Variant = "a", StartedTimestamp = failedStart, Response = failedCapture, RawRequest = "{\"model\":\"bad-up\"}"u8.ToArray(),
             AppliedHeaders = [new("Authorization", "[redacted]"), new("Accept", "application/json")],
         });
-        inference.Attempts.Add(new AttemptRecord("m", "skipped", AttemptOutcome.CircuitOpen, null, TimeSpan.Zero, null));
+        inference.AddAttempt(new AttemptRecord("m", "skipped", AttemptOutcome.CircuitOpen, null, TimeSpan.Zero, null));
         time.Advance(TimeSpan.FromMilliseconds(50));
         var okCapture = new ResponseCapture(1 << 20);
         okCapture.OnEvent(Event("""{"choices":[{"index":0,"delta":{"content":"hi"}}]}"""));
@@ -131,7 +131,7 @@ public sealed class InferenceRecordsTests
         {
             Variant = "a", StartedTimestamp = time.GetTimestamp(), Response = okCapture, TimeToFirstToken = TimeSpan.FromMilliseconds(7),
         };
-        inference.Attempts.Add(ok);
+        inference.AddAttempt(ok);
         inference.CommittedAttempt = ok;
         inference.Outcome = InferenceOutcome.Ok;
         inference.Duration = TimeSpan.FromMilliseconds(190.4);
@@ -188,7 +188,7 @@ public sealed class InferenceRecordsTests
     {
         var time = new FakeTimeProvider();
         var inference = Inference("""{"model":"m","messages":[]}""", time);
-        inference.Attempts.Add(new AttemptRecord("m", "p", AttemptOutcome.Error, null, TimeSpan.Zero, "broken")
+        inference.AddAttempt(new AttemptRecord("m", "p", AttemptOutcome.Error, null, TimeSpan.Zero, "broken")
         {
             RawRequest = Encoding.UTF8.GetBytes("aé€😀"), // 1 + 2 + 3 + 4 bytes
         });

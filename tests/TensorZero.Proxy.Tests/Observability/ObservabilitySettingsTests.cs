@@ -118,9 +118,9 @@ public sealed class ObservabilitySettingsTests
             Outcome = InferenceOutcome.Ok,
             Duration = TimeSpan.FromMilliseconds(50),
         };
-        inference.Attempts.Add(new AttemptRecord("m", "bad", AttemptOutcome.Status, 500, TimeSpan.FromMilliseconds(20), null));
+        inference.AddAttempt(new AttemptRecord("m", "bad", AttemptOutcome.Status, 500, TimeSpan.FromMilliseconds(20), null));
         var ok = new AttemptRecord("m", "good", AttemptOutcome.Ok, 200, TimeSpan.FromMilliseconds(29.5), null);
-        inference.Attempts.Add(ok);
+        inference.AddAttempt(ok);
         inference.CommittedAttempt = ok;
         metrics.Record(inference);
 

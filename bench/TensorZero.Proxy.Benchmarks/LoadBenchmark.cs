@@ -166,9 +166,13 @@ internal static class LoadBenchmark
 
     private static IEnumerable<Target> Rotate(Target[] targets, int round) => targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length));
 
-    /// <summary>One h2load run; rate null = closed loop.</summary>
+    /// <summary>One load run: the paced open-loop client at a rate, h2load in closed loop (rate null).</summary>
     internal static async Task<Latencies> H2LoadAsync(Target target, string body, string work, int? rate, int seconds, int clients)
     {
+        if (rate is { } paced)
+        {
+            return await OpenLoopAsync(target, body, work, paced, seconds, clients);
+        }
         var log = Path.Combine(work, $"h2load-{target.Name}-{Guid.NewGuid():N}.tsv");
         List<string> args = ["-c", LoadCpus, "h2load", "--h1", "-t", "1", "-c", $"{clients}", "-D", $"{seconds}", "-d", body,
             "-H", "content-type: application/json", $"--log-file={log}"];
@@ -186,6 +190,28 @@ internal static class LoadBenchmark
         if (process.ExitCode != 0 || !File.Exists(log))
         {
             throw new InvalidOperationException($"h2load failed ({process.ExitCode}): {await errors}{await output}");
+        }
+        var latencies = Latencies.FromLog(log);
+        File.Delete(log);
+        return latencies;
+    }
+
+    private static async Task<Latencies> OpenLoopAsync(Target target, string body, string work, int rate, int seconds, int connections)
+    {
+        var log = Path.Combine(work, $"openloop-{target.Name}-{Guid.NewGuid():N}.tsv");
+        var info = new ProcessStartInfo("taskset") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["-c", LoadCpus, "dotnet", typeof(LoadBenchmark).Assembly.Location, "openloop", "--url", target.Url,
+            "--rate", $"{rate}", "--seconds", $"{seconds}", "--connections", $"{connections}", "--body", body, "--out", log])
+        {
+            info.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0 || !File.Exists(log))
+        {
+            throw new InvalidOperationException($"openloop failed ({process.ExitCode}): {await errors}{await output}");
         }
         var latencies = Latencies.FromLog(log);
         File.Delete(log);

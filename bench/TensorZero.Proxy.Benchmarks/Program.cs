@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
     "load" => await LoadBenchmark.RunAsync(args[1..]),
     "mock" => await MockUpstream.RunUntilKilledAsync(args[1..]),
     "micro" => RunMicro(args[1..]),
+    "openloop" => await OpenLoopClient.RunAsync(args[1..]),
     _ => Usage(),
 };
 

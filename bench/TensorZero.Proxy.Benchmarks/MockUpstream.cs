@@ -43,7 +43,8 @@ internal sealed class MockUpstream : IAsyncDisposable
         var port = i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : 0;
         await using var mock = await StartAsync(port);
         Console.WriteLine($"mock upstream on {mock.BaseUrl}");
-        await Task.Delay(Timeout.Infinite);
+        // Ends on SIGTERM/Ctrl+C: the host's lifetime stops the app.
+        await mock._app.WaitForShutdownAsync();
         return 0;
     }
 

@@ -8,6 +8,7 @@ return args.FirstOrDefault() switch
     "mock" => await MockUpstream.RunUntilKilledAsync(args[1..]),
     "micro" => RunMicro(args[1..]),
     "openloop" => await OpenLoopClient.RunAsync(args[1..]),
+    "alloc" => await AllocationBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -25,6 +26,7 @@ static int Usage()
           failover [--seconds N] [--concurrency N] [--rounds N]
           mock --port N
           micro [BenchmarkDotNet arguments]   (hot-path pieces, allocations per op)
+          alloc [requests]                   (bytes allocated per request: gateway route vs plain YARP route)
         """);
     return 2;
 }

@@ -172,7 +172,7 @@ public sealed class ProviderHttpTransformer : HttpTransformer
             }
             else
             {
-                var body = await ReadBodyAsync(upstream, attempt.MaxBufferedResponseBytes, cancellationToken);
+                var body = await ReadBodyAsync(upstream, original.Headers.ContentLength, attempt.MaxBufferedResponseBytes, cancellationToken);
                 if (body is null)
                 {
                     attempt.Fail(AttemptFailureKind.BodyTooLarge, $"response body over {attempt.MaxBufferedResponseBytes} bytes");
@@ -295,22 +295,45 @@ public sealed class ProviderHttpTransformer : HttpTransformer
     private static bool IsJson(HttpContent content) =>
         content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase);
 
-    private static async Task<byte[]?> ReadBodyAsync(Stream stream, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a whole body, at most <paramref name="limit"/> bytes (null when larger). With a declared length the
+    /// body goes straight into an array of that size; otherwise through a pooled chunk. The array outlives the
+    /// request (the record keeps it), so it is never pooled itself.
+    /// </summary>
+    private static async Task<byte[]?> ReadBodyAsync(Stream stream, long? declaredLength, int limit, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        while (true)
+        if (declaredLength is { } length)
         {
-            var read = await stream.ReadAsync(chunk, cancellationToken);
-            if (read == 0)
-            {
-                return buffer.ToArray();
-            }
-            if (buffer.Length + read > limit)
+            if (length > limit)
             {
                 return null;
             }
-            buffer.Write(chunk, 0, read);
+            var exact = new byte[length];
+            await stream.ReadExactlyAsync(exact, cancellationToken);
+            return exact;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            while (true)
+            {
+                var read = await stream.ReadAsync(chunk, cancellationToken);
+                if (read == 0)
+                {
+                    return buffer.ToArray();
+                }
+                if (buffer.Length + read > limit)
+                {
+                    return null;
+                }
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
         }
     }
 

@@ -100,27 +100,7 @@ internal sealed class ResponseCapture : IResponseTap
         try
         {
             using var document = JsonDocument.Parse(body);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return;
-            }
-            if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var choice in choices.EnumerateArray())
-                {
-                    if (!IsFirstChoice(choice))
-                    {
-                        continue;
-                    }
-                    if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
-                    {
-                        ReadMessage(message);
-                    }
-                    ReadFinishReason(choice);
-                }
-            }
-            ReadUsage(root);
+            ReadCompletion(document.RootElement, "message");
         }
         catch (JsonException)
         {
@@ -128,7 +108,10 @@ internal sealed class ResponseCapture : IResponseTap
         }
     }
 
-    private void ReadChunk(JsonElement root)
+    private void ReadChunk(JsonElement root) => ReadCompletion(root, "delta");
+
+    /// <summary>A completion body (<c>choices[].message</c>) or a chunk (<c>choices[].delta</c>): first choice and usage.</summary>
+    private void ReadCompletion(JsonElement root, string messageProperty)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -142,9 +125,9 @@ internal sealed class ResponseCapture : IResponseTap
                 {
                     continue;
                 }
-                if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
+                if (choice.TryGetProperty(messageProperty, out var message) && message.ValueKind == JsonValueKind.Object)
                 {
-                    ReadMessage(delta);
+                    ReadMessage(message);
                 }
                 ReadFinishReason(choice);
             }

@@ -11,11 +11,13 @@ namespace TensorZero.Proxy.Tests.Functional;
 /// <summary>
 /// Timeouts, failover, retries and circuit breaking against real loopback providers scripted per request.
 /// Timing assertions state their tolerance: never earlier than configured (less 20 ms of timer slack), and
-/// no later than <see cref="Slack"/> after it, to absorb a loaded CI machine.
+/// no later than <see cref="Slack"/> after it: the whole suite runs in parallel on two cores beside a ClickHouse
+/// server, where a timer can fire seconds late. Each upper bound stays below what the failure it guards
+/// against would take (e.g. 50 retries run to exhaustion take about 10 s).
 /// </summary>
 public sealed class FailoverEndToEndTests
 {
-    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(1500);
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan Early = TimeSpan.FromMilliseconds(20);
 
     private static string ProviderToml(string model, string name, string apiBase, string timeouts = "") => $"""

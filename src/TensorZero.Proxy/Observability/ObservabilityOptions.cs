@@ -49,7 +49,7 @@ internal sealed class ObservabilityOptions
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// How long a completing response waits for the append lock to write its record to the queue file (an OS
+    /// How long a completing response waits for the append gate to write its record to the queue file (an OS
     /// write, no fsync: microseconds normally). Past it the response completes anyway and the record stays queued
     /// in memory for the background flusher: a stalled disk never holds a client longer than this. Default 200 ms.
     /// </summary>

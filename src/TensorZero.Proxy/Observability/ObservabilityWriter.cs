@@ -7,11 +7,11 @@ namespace TensorZero.Proxy.Observability;
 
 /// <summary>
 /// The inference observer of observability (DESIGN.md §1 step 5, §7). A completing request enqueues its
-/// inference and then writes the queued records to the two durable queues itself, under one append lock
-/// (group commit: whoever holds the lock writes every record queued so far, one write(2) per table). The
+/// inference and then writes the queued records to the two durable queues itself, holding one append gate
+/// (group commit: whoever holds the gate writes every record queued so far, one write(2) per table). The
 /// response completes once its record is in the queue file, so a process killed right after its responses
-/// loses none of their records; there is no thread hop and no background wake-up on this path. Waiting for
-/// the lock is bounded by <see cref="ObservabilityOptions.DurableWriteWait"/>: a stalled disk never holds a
+/// loses none of their records; uncontended, there is no thread hop and no background wake-up on this path.
+/// Waiting for the gate is asynchronous and bounded by <see cref="ObservabilityOptions.DurableWriteWait"/>: a stalled disk never holds a
 /// client longer, and a background flusher writes what such a request left queued. Dry runs are counted,
 /// never recorded.
 /// </summary>
@@ -30,7 +30,9 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     // Records waiting to be written, in sequence order (the enqueue lock keeps sequence and queue order equal).
     private readonly Queue<(InferenceFeature Inference, long Sequence)> _pending = new();
     private readonly object _enqueueLock = new();
-    private readonly object _appendLock = new();
+    // The append gate: one writer at a time. A SemaphoreSlim, not a lock: a request that must wait for it waits
+    // asynchronously and never blocks a thread-pool thread.
+    private readonly SemaphoreSlim _appendGate = new(1, 1);
     private readonly InferenceRecords _records;
     private readonly TimeSpan _durableWait;
     private readonly SemaphoreSlim _flushSignal = new(0);
@@ -83,33 +85,41 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
             _pending.Enqueue((inference, sequence));
         }
 
-        // Write it (and whatever else is queued) now, unless another request is writing and does not finish
-        // within the bound; then the flusher writes it, and this response completes without waiting more.
-        var lockTaken = false;
+        // Write it (and whatever else is queued) now. When another request holds the gate, wait for it
+        // asynchronously, at most the bound; past it the flusher writes the record and this response completes.
+        if (_appendGate.Wait(0))
+        {
+            WriteAndRelease(sequence);
+            return default;
+        }
+        return WaitForGateAsync(sequence);
+    }
+
+    private async ValueTask WaitForGateAsync(long sequence)
+    {
+        if (await _appendGate.WaitAsync(_durableWait))
+        {
+            WriteAndRelease(sequence);
+            return;
+        }
+        Interlocked.Increment(ref _counters[RecordTable.ChatInference].SlowWrites);
+        _flushSignal.Release();
+    }
+
+    /// <summary>Holding the gate: writes everything queued unless a previous holder already wrote this record.</summary>
+    private void WriteAndRelease(long sequence)
+    {
         try
         {
-            Monitor.TryEnter(_appendLock, _durableWait, ref lockTaken);
-            if (lockTaken)
+            if (Volatile.Read(ref _written) < sequence)
             {
-                if (Volatile.Read(ref _written) < sequence)
-                {
-                    WritePending();
-                }
-            }
-            else
-            {
-                Interlocked.Increment(ref _counters[RecordTable.ChatInference].SlowWrites);
-                _flushSignal.Release();
+                WritePending();
             }
         }
         finally
         {
-            if (lockTaken)
-            {
-                Monitor.Exit(_appendLock);
-            }
+            _appendGate.Release();
         }
-        return default;
     }
 
     /// <summary>
@@ -173,25 +183,35 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         while (!_stopping)
         {
             await _flushSignal.WaitAsync(TimeSpan.FromMilliseconds(100));
-            Flush();
+            await FlushAsync();
         }
-        Flush();
-        lock (_appendLock)
+        await FlushAsync();
+        await _appendGate.WaitAsync();
+        try
         {
             Chat!.CloseActive();
             Model!.CloseActive();
         }
-    }
-
-    private void Flush()
-    {
-        lock (_appendLock)
+        finally
         {
-            WritePending();
+            _appendGate.Release();
         }
     }
 
-    /// <summary>Under the append lock: serializes every queued record and appends them, one write per table.</summary>
+    private async Task FlushAsync()
+    {
+        await _appendGate.WaitAsync();
+        try
+        {
+            WritePending();
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    /// <summary>Holding the append gate: serializes every queued record and appends them, one write per table.</summary>
     private void WritePending()
     {
         while (true)
@@ -271,6 +291,7 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     public void Dispose()
     {
         _flushSignal.Dispose();
+        _appendGate.Dispose();
         Chat?.Dispose();
         Model?.Dispose();
         _lock?.Dispose();

@@ -83,7 +83,7 @@ internal static class FunctionConfigMapper
         }
 
         var model = reader.String(table, path, "model", required: true);
-        if (model is not null && !models.ContainsKey(model) && !IsShorthand(model))
+        if (model is not null && !models.ContainsKey(model) && !ProviderTypeInfo.TryParseShorthand(model, out _, out _, out _))
         {
             var known = models.Count == 0 ? "none" : string.Join(", ", models.Keys.Select(k => $"'{k}'"));
             reader.Error(table, "model", path + ".model",
@@ -171,14 +171,6 @@ internal static class FunctionConfigMapper
             default:
                 return null;
         }
-    }
-
-    /// <summary>A variant's model may be a shorthand <c>type::name</c> of a type with a public default endpoint.</summary>
-    private static bool IsShorthand(string model)
-    {
-        var separator = model.IndexOf("::", StringComparison.Ordinal);
-        return separator > 0 && separator + 2 < model.Length
-            && ProviderTypeInfo.TryGet(model[..separator], out var info) && info.HasShorthand;
     }
 
     private static ExperimentationConfig? MapExperimentation(TomlConfigReader reader, TomlTable table, string path, List<VariantConfig> variants)

@@ -64,6 +64,32 @@ internal sealed record ProviderTypeInfo(ProviderType Type, string TomlName, stri
     /// <summary>The TOML names of every type, for error messages.</summary>
     public static IEnumerable<string> TomlNames => All.Select(t => t.TomlName);
 
+    /// <summary>
+    /// Parses a shorthand model <c>type::model_name</c> (e.g. <c>openai::gpt-4o-mini</c>): a provider type that
+    /// needs no configuration beyond its defaults, and the provider's model name. False with the reason otherwise.
+    /// </summary>
+    public static bool TryParseShorthand(string value, out ProviderTypeInfo info, out string providerModel, out string? error)
+    {
+        info = null!;
+        providerModel = "";
+        error = null;
+        var separator = value.IndexOf("::", StringComparison.Ordinal);
+        if (separator <= 0 || separator + 2 >= value.Length)
+        {
+            error = $"'{value}' is not a shorthand of the form 'type::model_name'";
+            return false;
+        }
+        var typeName = value[..separator];
+        if (!TryGet(typeName, out info) || !info.HasShorthand)
+        {
+            error = $"'{typeName}' has no shorthand form (shorthands exist for: " +
+                string.Join(", ", All.Where(t => t.HasShorthand).Select(t => t.TomlName)) + ")";
+            return false;
+        }
+        providerModel = value[(separator + 2)..];
+        return true;
+    }
+
     /// <summary>Looks a type up by its TOML name.</summary>
     public static bool TryGet(string tomlName, out ProviderTypeInfo info) => ByTomlName.TryGetValue(tomlName, out info!);
 

@@ -29,6 +29,8 @@ internal sealed class GatewayRuntime
         Functions = functions;
         ActivityTimeout = activityTimeout;
         _environment = environment;
+        HasConfiguredExtraBody = models.Values.Any(m => m.Providers.Any(p => p.Config.ExtraBody.Length > 0))
+            || functions.Values.Any(f => f.Variants.Values.Any(v => v.Config.ExtraBody.Length > 0 || v.Model.Providers.Any(p => p.Config.ExtraBody.Length > 0)));
     }
 
     public GatewayConfig Config { get; }
@@ -38,11 +40,7 @@ internal sealed class GatewayRuntime
     public FrozenDictionary<string, RuntimeFunction> Functions { get; }
 
     /// <summary>Whether any provider or variant configures <c>extra_body</c> (their patches are checked per request).</summary>
-    public bool HasConfiguredExtraBody =>
-        _hasConfiguredExtraBody ??= Models.Values.Any(m => m.Providers.Any(p => p.Config.ExtraBody.Length > 0))
-            || Functions.Values.Any(f => f.Variants.Values.Any(v => v.Config.ExtraBody.Length > 0 || v.Model.Providers.Any(p => p.Config.ExtraBody.Length > 0)));
-
-    private bool? _hasConfiguredExtraBody;
+    public bool HasConfiguredExtraBody { get; }
 
     /// <summary>
     /// YARP's per-request activity timeout for every cluster. It also bounds time-to-headers and the gap
@@ -232,25 +230,14 @@ internal sealed class GatewayRuntime
 
     private static RuntimeModel? CreateShorthandModel(string shorthand, Func<string, string?> environment, out string? error)
     {
-        error = null;
-        var separator = shorthand.IndexOf("::", StringComparison.Ordinal);
-        if (separator <= 0 || separator + 2 >= shorthand.Length)
+        if (!ProviderTypeInfo.TryParseShorthand(shorthand, out var info, out var providerModel, out error))
         {
-            error = $"'{shorthand}' is not a shorthand of the form 'type::model_name'";
-            return null;
-        }
-        var typeName = shorthand[..separator];
-        var providerModel = shorthand[(separator + 2)..];
-        if (!ProviderTypeInfo.TryGet(typeName, out var info) || !info.HasShorthand)
-        {
-            error = $"'{typeName}' has no shorthand form (shorthands exist for: " +
-                string.Join(", ", ProviderTypeInfo.TomlNames.Where(n => ProviderTypeInfo.TryGet(n, out var i) && i.HasShorthand)) + ")";
             return null;
         }
 
         var config = new ProviderConfig
         {
-            Name = typeName,
+            Name = info.TomlName,
             Type = info.Type,
             ModelName = providerModel,
             ApiBase = info.DefaultApiBase is null ? null : new Uri(info.DefaultApiBase),

@@ -5,7 +5,10 @@ namespace TensorZero.Proxy.Inference;
 /// <summary>The <c>x-tensorzero-*</c> headers every inference response carries (DESIGN.md §2).</summary>
 internal static class InferenceHeaders
 {
-    public static void Set(HttpContext context, InferenceFeature inference)
+    /// <param name="context">The request.</param>
+    /// <param name="inference">The inference.</param>
+    /// <param name="attempts">The value of <c>x-tensorzero-attempts</c>: attempts made so far, or counting the one starting.</param>
+    public static void Set(HttpContext context, InferenceFeature inference, int attempts)
     {
         if (context.Response.HasStarted)
         {
@@ -18,6 +21,6 @@ internal static class InferenceHeaders
         {
             headers["x-tensorzero-variant"] = inference.VariantName;
         }
-        headers["x-tensorzero-attempts"] = ModelRunner.AttemptsText(inference.AttemptCount);
+        headers["x-tensorzero-attempts"] = ModelRunner.AttemptsText(attempts);
     }
 }

@@ -281,7 +281,7 @@ internal sealed class InferenceMiddleware
             _ => "all_providers_failed",
         };
         return OpenAIError.WriteAsync(context, failure.Status, $"{failure.Summary}: {attempts}.", failure.Type, code,
-            c => InferenceHeaders.Set(c, inference));
+            c => InferenceHeaders.Set(c, inference, inference.AttemptCount));
     }
 
     /// <summary>Reads the whole body, or answers 413/400 and returns null.</summary>

@@ -191,10 +191,8 @@ internal sealed class ModelRunner
 
     private void SetAttemptHeaders(HttpContext context, InferenceFeature inference, RuntimeProvider provider)
     {
-        InferenceHeaders.Set(context, inference);
-        var headers = context.Response.Headers;
-        headers["x-tensorzero-provider"] = provider.Name;
-        headers["x-tensorzero-attempts"] = AttemptsText(inference.AttemptCount + 1);
+        InferenceHeaders.Set(context, inference, inference.AttemptCount + 1);
+        context.Response.Headers["x-tensorzero-provider"] = provider.Name;
     }
 
     private async Task<AttemptRecord> AttemptDummyAsync(

@@ -228,16 +228,7 @@ public sealed class ExtraHeadersEndToEndTests
     public async Task ThousandConcurrentRequests_EachReachesTheProviderWithItsOwnValues()
     {
         await using var fake = await FakeProvider.StartAsync();
-        var toml = $$"""
-            [models.m]
-            routing = ["p"]
-            [models.m.providers.p]
-            type = "openai"
-            model_name = "up"
-            api_base = "{{fake.BaseUrl}}/v1/"
-            api_key_location = "none"
-            """;
-        await using var gateway = await TestGateway.StartAsync(toml);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.SingleProviderModel("m", "p", fake.BaseUrl, modelName: "up"));
 
         var requests = Enumerable.Range(0, 1000).Select(async i =>
         {

@@ -20,15 +20,8 @@ public sealed class FailoverEndToEndTests
     private static readonly TimeSpan Slack = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan Early = TimeSpan.FromMilliseconds(20);
 
-    private static string ProviderToml(string model, string name, string apiBase, string timeouts = "") => $"""
-
-        [models.{model}.providers.{name}]
-        type = "openai"
-        model_name = "{name}-upstream"
-        api_base = "{apiBase}/v1/"
-        api_key_location = "none"
-        {timeouts}
-        """;
+    private static string ProviderToml(string model, string name, string apiBase, string timeouts = "") =>
+        TestConfigs.OpenAIProvider(model, name, apiBase, timeouts);
 
     private static StringContent Body(string model, bool stream) =>
         new($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
@@ -282,17 +275,8 @@ public sealed class FailoverEndToEndTests
     public async Task Retries_BackOffAndStopAtTheVariantTimeout()
     {
         await using var failing = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
-        var toml = "[models.m]\nrouting = [\"p\"]\n" + ProviderToml("m", "p", failing.BaseUrl) + """
-
-            [functions.f]
-            type = "chat"
-
-            [functions.f.variants.v]
-            type = "chat_completion"
-            model = "m"
-            retries = { num_retries = 50, max_delay_s = 0.2 }
-            timeouts = { non_streaming.total_ms = 1200 }
-            """;
+        var toml = TestConfigs.SingleProviderModel("m", "p", failing.BaseUrl) + TestConfigs.SingleVariantFunction("f", "m",
+            "retries = { num_retries = 50, max_delay_s = 0.2 }\ntimeouts = { non_streaming.total_ms = 1200 }");
         await using var gateway = await TestGateway.StartAsync(toml);
 
         var watch = Stopwatch.StartNew();
@@ -309,16 +293,8 @@ public sealed class FailoverEndToEndTests
     public async Task Retries_RunTheRoutingListAgain_UpToNumRetries()
     {
         await using var failing = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
-        var toml = "[models.m]\nrouting = [\"p\"]\n" + ProviderToml("m", "p", failing.BaseUrl) + """
-
-            [functions.f]
-            type = "chat"
-
-            [functions.f.variants.v]
-            type = "chat_completion"
-            model = "m"
-            retries = { num_retries = 2, max_delay_s = 0.05 }
-            """;
+        var toml = TestConfigs.SingleProviderModel("m", "p", failing.BaseUrl)
+            + TestConfigs.SingleVariantFunction("f", "m", "retries = { num_retries = 2, max_delay_s = 0.05 }");
         await using var gateway = await TestGateway.StartAsync(toml);
 
         using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("f", stream: false));
@@ -332,16 +308,8 @@ public sealed class FailoverEndToEndTests
     {
         await using var limited = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status429WithRetryAfter));
         await using var failing = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
-        var toml = "[models.m]\nrouting = [\"limited\", \"failing\"]\n" + ProviderToml("m", "limited", limited.BaseUrl) + ProviderToml("m", "failing", failing.BaseUrl) + """
-
-            [functions.f]
-            type = "chat"
-
-            [functions.f.variants.v]
-            type = "chat_completion"
-            model = "m"
-            retries = { num_retries = 2, max_delay_s = 0.05 }
-            """;
+        var toml = "[models.m]\nrouting = [\"limited\", \"failing\"]\n" + ProviderToml("m", "limited", limited.BaseUrl) + ProviderToml("m", "failing", failing.BaseUrl)
+            + TestConfigs.SingleVariantFunction("f", "m", "retries = { num_retries = 2, max_delay_s = 0.05 }");
         await using var gateway = await TestGateway.StartAsync(toml);
 
         using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("f", stream: false));

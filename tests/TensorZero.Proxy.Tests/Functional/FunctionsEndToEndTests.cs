@@ -200,25 +200,12 @@ public sealed class FunctionsEndToEndTests
     public async Task VariantDefaults_FillOnlyWhatTheRequestLeavesOut()
     {
         await using var fake = await FakeProvider.StartAsync();
-        var toml = $$"""
-            [models.m]
-            routing = ["p"]
-            [models.m.providers.p]
-            type = "openai"
-            model_name = "up"
-            api_base = "{{fake.BaseUrl}}/v1/"
-            api_key_location = "none"
-
-            [functions.f]
-            type = "chat"
-            [functions.f.variants.v]
-            type = "chat_completion"
-            model = "m"
+        var toml = TestConfigs.SingleProviderModel("m", "p", fake.BaseUrl, modelName: "up") + TestConfigs.SingleVariantFunction("f", "m", """
             temperature = 0.3
             max_tokens = 50
             seed = 7
             stop_sequences = ["END"]
-            """;
+            """);
         await using var gateway = await TestGateway.StartAsync(toml);
 
         ChatCompletion _ = await OpenAIClients.Chat(gateway, "f").CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { Temperature = 0.9f });

@@ -19,27 +19,11 @@ internal static class AllocationBenchmark
         await using var upstream = await MockUpstream.StartAsync();
         var work = Directory.CreateTempSubdirectory("tzp-alloc-");
         var config = Path.Combine(work.FullName, "alloc.toml");
-        await File.WriteAllTextAsync(config, $"""
-            [gateway.observability]
-            enabled = true
-            [models.bench]
-            routing = ["mock"]
-            [models.bench.providers.mock]
-            type = "openai"
-            model_name = "mock-model"
-            api_base = "{upstream.BaseUrl}/v1/"
-            api_key_location = "none"
-            """);
+        await File.WriteAllTextAsync(config, BenchSetup.Config(upstream.BaseUrl, observability: true));
         try
         {
             var app = GatewayHost.CreateApp(
-            [
-                "--config-file", config, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning",
-                $"--TensorZero:Observability:DataDir={Path.Combine(work.FullName, "data")}",
-                "--ReverseProxy:Routes:direct:ClusterId=mock", "--ReverseProxy:Routes:direct:Match:Path=/yarp/{**rest}",
-                "--ReverseProxy:Routes:direct:Transforms:0:PathRemovePrefix=/yarp",
-                $"--ReverseProxy:Clusters:mock:Destinations:d1:Address={upstream.BaseUrl}/",
-            ]);
+                BenchSetup.GatewayArgs(config, "http://127.0.0.1:0", Path.Combine(work.FullName, "data"), upstream.BaseUrl));
             await app.StartAsync();
             var gateway = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             using var client = new HttpClient { BaseAddress = new Uri(gateway) };

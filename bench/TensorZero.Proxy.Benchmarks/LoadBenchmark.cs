@@ -33,30 +33,15 @@ internal static class LoadBenchmark
         var gatewayPort = FreePort();
         var dataDir = Path.Combine(work.FullName, "data");
         var config = Path.Combine(work.FullName, "bench.toml");
-        await File.WriteAllTextAsync(config, $"""
-            [gateway.observability]
-            enabled = {(options.Observability ? "true" : "false")}
-
-            [models.bench]
-            routing = ["mock"]
-
-            [models.bench.providers.mock]
-            type = "openai"
-            model_name = "mock-model"
-            api_base = "http://127.0.0.1:{mockPort}/v1/"
-            api_key_location = "none"
-            """);
+        var mockUrl = $"http://127.0.0.1:{mockPort}";
+        await File.WriteAllTextAsync(config, BenchSetup.Config(mockUrl, options.Observability));
         var body = Path.Combine(work.FullName, "body.json");
         await File.WriteAllTextAsync(body, BodyJson);
 
         using var mock = Start("taskset", $"-c {options.MockCpus} dotnet {benchDll} mock --port {mockPort}", work.FullName);
         using var gateway = Start("taskset", string.Join(' ',
-            $"-c {options.GatewayCpus} dotnet", gatewayDll, "--config-file", config, "--urls", $"http://127.0.0.1:{gatewayPort}",
-            "--Logging:LogLevel:Default=Warning",
-            $"--TensorZero:Observability:DataDir={dataDir}",
-            "--ReverseProxy:Routes:direct:ClusterId=mock", "--ReverseProxy:Routes:direct:Match:Path=/yarp/{**rest}",
-            "--ReverseProxy:Routes:direct:Transforms:0:PathRemovePrefix=/yarp",
-            $"--ReverseProxy:Clusters:mock:Destinations:d1:Address=http://127.0.0.1:{mockPort}/"), work.FullName);
+            [$"-c {options.GatewayCpus} dotnet", gatewayDll, .. BenchSetup.GatewayArgs(config, $"http://127.0.0.1:{gatewayPort}", dataDir, mockUrl)]),
+            work.FullName);
         try
         {
             await WaitUntilUpAsync($"http://127.0.0.1:{mockPort}/v1/chat/completions", isPost: true);

@@ -1,0 +1,33 @@
+namespace TensorZero.Proxy.Benchmarks;
+
+/// <summary>
+/// The gateway the load and allocation benchmarks measure: model <c>bench</c> → one openai-type provider at the
+/// mock, and a plain YARP route <c>/yarp/{**rest}</c> to the same mock in the same process (the floor).
+/// </summary>
+internal static class BenchSetup
+{
+    /// <summary>The bench tensorzero.toml for a mock at <paramref name="mockUrl"/> (e.g. http://127.0.0.1:5000).</summary>
+    public static string Config(string mockUrl, bool observability) => $"""
+        [gateway.observability]
+        enabled = {(observability ? "true" : "false")}
+
+        [models.bench]
+        routing = ["mock"]
+
+        [models.bench.providers.mock]
+        type = "openai"
+        model_name = "mock-model"
+        api_base = "{mockUrl}/v1/"
+        api_key_location = "none"
+        """;
+
+    /// <summary>The gateway's command line: config, address, quiet logs, its queue folder and the plain route.</summary>
+    public static string[] GatewayArgs(string configFile, string urls, string dataDir, string mockUrl) =>
+    [
+        "--config-file", configFile, "--urls", urls, "--Logging:LogLevel:Default=Warning",
+        $"--TensorZero:Observability:DataDir={dataDir}",
+        "--ReverseProxy:Routes:direct:ClusterId=mock", "--ReverseProxy:Routes:direct:Match:Path=/yarp/{**rest}",
+        "--ReverseProxy:Routes:direct:Transforms:0:PathRemovePrefix=/yarp",
+        $"--ReverseProxy:Clusters:mock:Destinations:d1:Address={mockUrl}/",
+    ];
+}

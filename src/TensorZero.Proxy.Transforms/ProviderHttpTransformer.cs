@@ -172,7 +172,7 @@ public sealed class ProviderHttpTransformer : HttpTransformer
             }
             else
             {
-                var body = await ReadBodyAsync(upstream, original.Headers.ContentLength, attempt.MaxBufferedResponseBytes, cancellationToken);
+                var body = await BodyReader.ReadAsync(upstream, original.Headers.ContentLength, attempt.MaxBufferedResponseBytes, cancellationToken);
                 if (body is null)
                 {
                     attempt.Fail(AttemptFailureKind.BodyTooLarge, $"response body over {attempt.MaxBufferedResponseBytes} bytes");
@@ -294,48 +294,6 @@ public sealed class ProviderHttpTransformer : HttpTransformer
 
     private static bool IsJson(HttpContent content) =>
         content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>
-    /// Reads a whole body, at most <paramref name="limit"/> bytes (null when larger). With a declared length the
-    /// body goes straight into an array of that size; otherwise through a pooled chunk. The array outlives the
-    /// request (the record keeps it), so it is never pooled itself.
-    /// </summary>
-    private static async Task<byte[]?> ReadBodyAsync(Stream stream, long? declaredLength, int limit, CancellationToken cancellationToken)
-    {
-        if (declaredLength is { } length)
-        {
-            if (length > limit)
-            {
-                return null;
-            }
-            var exact = new byte[length];
-            await stream.ReadExactlyAsync(exact, cancellationToken);
-            return exact;
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            while (true)
-            {
-                var read = await stream.ReadAsync(chunk, cancellationToken);
-                if (read == 0)
-                {
-                    return buffer.ToArray();
-                }
-                if (buffer.Length + read > limit)
-                {
-                    return null;
-                }
-                buffer.Write(chunk, 0, read);
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
-        }
-    }
 
     /// <summary>A read-only pass-through that shows the tap the first bytes it hands on.</summary>
     private sealed class TapStream(Stream inner, IResponseTap tap, int limit) : Stream

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
@@ -287,38 +286,14 @@ internal sealed class InferenceMiddleware
     /// <summary>Reads the whole body, or answers 413/400 and returns null.</summary>
     private static async Task<byte[]?> ReadBodyAsync(HttpContext context, long limit)
     {
-        var declared = context.Request.ContentLength;
-        if (declared > limit)
-        {
-            await WriteTooLarge(context, limit);
-            return null;
-        }
-
         try
         {
-            if (declared is { } length)
+            var body = await BodyReader.ReadAsync(context.Request.Body, context.Request.ContentLength, limit, context.RequestAborted);
+            if (body is null)
             {
-                var exact = new byte[length];
-                await context.Request.Body.ReadExactlyAsync(exact, context.RequestAborted);
-                return exact;
+                await WriteTooLarge(context, limit);
             }
-
-            var buffer = new ArrayBufferWriter<byte>(16 * 1024);
-            while (true)
-            {
-                var memory = buffer.GetMemory(16 * 1024);
-                var read = await context.Request.Body.ReadAsync(memory, context.RequestAborted);
-                if (read == 0)
-                {
-                    return buffer.WrittenSpan.ToArray();
-                }
-                buffer.Advance(read);
-                if (buffer.WrittenCount > limit)
-                {
-                    await WriteTooLarge(context, limit);
-                    return null;
-                }
-            }
+            return body;
         }
         catch (BadHttpRequestException ex)
         {

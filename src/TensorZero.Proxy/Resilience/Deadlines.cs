@@ -51,12 +51,10 @@ internal readonly record struct Deadline(TimeoutLevel Level, long PreCommit, lon
 internal sealed class DeadlineSet
 {
     private readonly Deadline[] _deadlines;
-    private readonly int _count;
 
     public DeadlineSet(ReadOnlySpan<Deadline> deadlines)
     {
         _deadlines = deadlines.ToArray();
-        _count = _deadlines.Length;
     }
 
     /// <summary>The earliest pre-commit deadline and the level it belongs to.</summary>
@@ -64,7 +62,7 @@ internal sealed class DeadlineSet
     {
         var at = long.MaxValue;
         var level = TimeoutLevel.Provider;
-        for (var i = 0; i < _count; i++)
+        for (var i = 0; i < _deadlines.Length; i++)
         {
             if (_deadlines[i].PreCommit < at)
             {
@@ -79,7 +77,7 @@ internal sealed class DeadlineSet
     public long EarliestPostCommit()
     {
         var at = long.MaxValue;
-        for (var i = 0; i < _count; i++)
+        for (var i = 0; i < _deadlines.Length; i++)
         {
             at = Math.Min(at, _deadlines[i].PostCommit);
         }

@@ -51,7 +51,13 @@ internal sealed class MockUpstream : IAsyncDisposable
 
     public static async Task<MockUpstream> StartAsync(int port = 0)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // No file watching: the default content root is the working directory, where the gateway's queue folder
+        // lives in the load benchmark, and a watcher there would take an inotify event for every queue write.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();

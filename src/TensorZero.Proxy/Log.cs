@@ -55,6 +55,9 @@ internal static partial class Log
     [LoggerMessage(409, LogLevel.Error, "Writing {Rows} {Table} row(s) to the observability queue failed; they are lost")]
     public static partial void QueueWriteFailed(ILogger logger, string table, int rows, Exception exception);
 
+    [LoggerMessage(413, LogLevel.Error, "Writing a batch of {Records} inference record(s) to the observability queue failed; they are lost")]
+    public static partial void BatchFailed(ILogger logger, int records, Exception exception);
+
     [LoggerMessage(410, LogLevel.Warning, "Reading the {Table} observability queue failed; retrying")]
     public static partial void QueueReadFailed(ILogger logger, string table, Exception exception);
 

@@ -6,14 +6,14 @@ using TensorZero.Proxy.Inference;
 namespace TensorZero.Proxy.Observability;
 
 /// <summary>
-/// The inference observer of observability (DESIGN.md §1 step 5, §7). A completing request enqueues its
-/// inference and then writes the queued records to the two durable queues itself, holding one append gate
-/// (group commit: whoever holds the gate writes every record queued so far, one write(2) per table). The
-/// response completes once its record is in the queue file, so a process killed right after its responses
-/// loses none of their records; uncontended, there is no thread hop and no background wake-up on this path.
-/// Waiting for the gate is asynchronous and bounded by <see cref="ObservabilityOptions.DurableWriteWait"/>: a stalled disk never holds a
-/// client longer, and a background flusher writes what such a request left queued. Dry runs are counted,
-/// never recorded.
+/// The inference observer of observability (DESIGN.md §1 step 5, §7). A completing request queues its inference
+/// and the records reach the two durable queues by group commit (<see cref="GroupCommit{T}"/>): the request that
+/// finds no write in progress writes every record queued so far itself, one write(2) per table; one that finds a
+/// write in progress awaits the batch that carries its record. The response completes once its record is in the
+/// queue file, so a process killed right after its responses loses none of their records; uncontended, there is
+/// no thread hop and no background wake-up on this path. The wait is bounded by
+/// <see cref="ObservabilityOptions.DurableWriteWait"/>: a stalled disk never holds a client longer, and the
+/// record stays queued until it is written. Dry runs are counted, never recorded.
 /// </summary>
 internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
 {
@@ -27,20 +27,11 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         [RecordTable.ModelInference] = new Counters(),
     };
 
-    // Records waiting to be written, in sequence order (the enqueue lock keeps sequence and queue order equal).
-    private readonly Queue<(InferenceFeature Inference, long Sequence)> _pending = new();
-    private readonly object _enqueueLock = new();
-    // The append gate: one writer at a time. A SemaphoreSlim, not a lock: a request that must wait for it waits
-    // asynchronously and never blocks a thread-pool thread.
-    private readonly SemaphoreSlim _appendGate = new(1, 1);
+    private readonly GroupCommit<InferenceFeature> _commit;
     private readonly InferenceRecords _records;
-    private readonly TimeSpan _durableWait;
-    private readonly SemaphoreSlim _flushSignal = new(0);
+    // Used by the one writer of the group commit only.
     private ArrayBufferWriter<byte> _chat = new(64 * 1024);
     private ArrayBufferWriter<byte> _model = new(64 * 1024);
-    private long _enqueued;
-    private long _written;
-    private volatile bool _stopping;
     private FileStream? _lock;
     private Task _flusher = Task.CompletedTask;
 
@@ -50,8 +41,15 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _durableWait = settings.Options.DurableWriteWait;
         _records = new InferenceRecords(settings.Options.MaxRawBytes, time);
+        _commit = new GroupCommit<InferenceFeature>(
+            WriteBatch,
+            BatchFailed,
+            released => Interlocked.Add(ref _counters[RecordTable.ChatInference].SlowWrites, released),
+            settings.Options.MaxPendingRecords,
+            leaderBatches: 8,
+            settings.Options.DurableWriteWait,
+            time);
     }
 
     /// <summary>The queues, once <see cref="Start"/> has opened them.</summary>
@@ -70,56 +68,13 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         {
             return default;
         }
-
-        long sequence;
-        lock (_enqueueLock)
+        if (!_commit.TryAdd(inference, out var written))
         {
-            if (_stopping || _pending.Count >= _settings.Options.MaxPendingRecords)
-            {
-                // A backlog this deep means the disk has stalled for long: count, never block.
-                Interlocked.Increment(ref _counters[RecordTable.ChatInference].DroppedInMemory);
-                Interlocked.Add(ref _counters[RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
-                return default;
-            }
-            sequence = ++_enqueued;
-            _pending.Enqueue((inference, sequence));
+            // A backlog this deep means the disk has stalled for long (or the gateway is stopping): count, never block.
+            Interlocked.Increment(ref _counters[RecordTable.ChatInference].DroppedInMemory);
+            Interlocked.Add(ref _counters[RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
         }
-
-        // Write it (and whatever else is queued) now. When another request holds the gate, wait for it
-        // asynchronously, at most the bound; past it the flusher writes the record and this response completes.
-        if (_appendGate.Wait(0))
-        {
-            WriteAndRelease(sequence);
-            return default;
-        }
-        return WaitForGateAsync(sequence);
-    }
-
-    private async ValueTask WaitForGateAsync(long sequence)
-    {
-        if (await _appendGate.WaitAsync(_durableWait))
-        {
-            WriteAndRelease(sequence);
-            return;
-        }
-        Interlocked.Increment(ref _counters[RecordTable.ChatInference].SlowWrites);
-        _flushSignal.Release();
-    }
-
-    /// <summary>Holding the gate: writes everything queued unless a previous holder already wrote this record.</summary>
-    private void WriteAndRelease(long sequence)
-    {
-        try
-        {
-            if (Volatile.Read(ref _written) < sequence)
-            {
-                WritePending();
-            }
-        }
-        finally
-        {
-            _appendGate.Release();
-        }
+        return written;
     }
 
     /// <summary>
@@ -147,23 +102,14 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     /// <summary>Stops taking records and waits (at most <paramref name="timeout"/>) until every taken one is on disk.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
-        lock (_enqueueLock)
-        {
-            _stopping = true;
-        }
-        _flushSignal.Release();
+        _commit.Stop();
         try
         {
             await _flusher.WaitAsync(timeout, _time);
         }
         catch (TimeoutException)
         {
-            int left;
-            lock (_enqueueLock)
-            {
-                left = _pending.Count;
-            }
-            Log.WriterStopTimedOut(_logger, left);
+            Log.WriterStopTimedOut(_logger, _commit.PendingCount);
         }
     }
 
@@ -177,89 +123,55 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
             Interlocked.Read(ref counters.WriteErrors), Interlocked.Read(ref counters.SlowWrites));
     }
 
-    /// <summary>Writes what requests left queued (their wait for the append lock ran out) and drains at shutdown.</summary>
+    /// <summary>Writes what requests handed over or left queued, drains at shutdown, then closes the segments.</summary>
     private async Task FlushLoopAsync()
     {
-        while (!_stopping)
-        {
-            await _flushSignal.WaitAsync(TimeSpan.FromMilliseconds(100));
-            await FlushAsync();
-        }
-        await FlushAsync();
-        await _appendGate.WaitAsync();
-        try
-        {
-            Chat!.CloseActive();
-            Model!.CloseActive();
-        }
-        finally
-        {
-            _appendGate.Release();
-        }
+        await _commit.RunAsync();
+        Chat!.CloseActive();
+        Model!.CloseActive();
     }
 
-    private async Task FlushAsync()
+    /// <summary>As the group commit's one writer: serializes the batch and appends it, one write per table and megabyte.</summary>
+    private void WriteBatch(List<InferenceFeature> batch)
     {
-        await _appendGate.WaitAsync();
-        try
-        {
-            WritePending();
-        }
-        finally
-        {
-            _appendGate.Release();
-        }
-    }
-
-    /// <summary>Holding the append gate: serializes every queued record and appends them, one write per table.</summary>
-    private void WritePending()
-    {
-        while (true)
+        var next = 0;
+        while (next < batch.Count)
         {
             _chat.ResetWrittenCount();
             _model.ResetWrittenCount();
             var chatRows = 0;
             var modelRows = 0;
-            var lastSequence = 0L;
-            // Group what is waiting into one write per table, but not unboundedly.
-            while (_chat.WrittenCount < 1024 * 1024)
+            // Group the batch into one write per table, but not unboundedly.
+            for (; next < batch.Count && _chat.WrittenCount < 1024 * 1024; next++)
             {
-                (InferenceFeature Inference, long Sequence) item;
-                lock (_enqueueLock)
-                {
-                    if (!_pending.TryDequeue(out item))
-                    {
-                        break;
-                    }
-                }
-                lastSequence = item.Sequence;
+                var inference = batch[next];
                 var chatMark = _chat.WrittenCount;
                 var modelMark = _model.WrittenCount;
                 try
                 {
-                    var (c, m) = _records.Write(item.Inference, _chat, _model);
+                    var (c, m) = _records.Write(inference, _chat, _model);
                     chatRows += c;
                     modelRows += m;
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
                     // A record that cannot be serialized must not take the others down; half-written rows are cut off.
-                    Log.RecordFailed(_logger, item.Inference.InferenceId, ex);
+                    Log.RecordFailed(_logger, inference.InferenceId, ex);
                     Truncate(ref _chat, chatMark);
                     Truncate(ref _model, modelMark);
                     Interlocked.Increment(ref _counters[RecordTable.ChatInference].WriteErrors);
                 }
             }
-            if (lastSequence == 0)
-            {
-                return;
-            }
             Append(Chat!, RecordTable.ChatInference, _chat, chatRows);
             Append(Model!, RecordTable.ModelInference, _model, modelRows);
-            // Written, or given up on after a write error (counted): either way no response waits for it.
-            Volatile.Write(ref _written, lastSequence);
             RowsWritten?.Invoke();
         }
+    }
+
+    private void BatchFailed(List<InferenceFeature> batch, Exception ex)
+    {
+        Interlocked.Add(ref _counters[RecordTable.ChatInference].WriteErrors, batch.Count);
+        Log.BatchFailed(_logger, batch.Count, ex);
     }
 
     private void Append(SegmentQueue queue, RecordTable table, ArrayBufferWriter<byte> rows, int count)
@@ -290,8 +202,7 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
 
     public void Dispose()
     {
-        _flushSignal.Dispose();
-        _appendGate.Dispose();
+        _commit.Dispose();
         Chat?.Dispose();
         Model?.Dispose();
         _lock?.Dispose();

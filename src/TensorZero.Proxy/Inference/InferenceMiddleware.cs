@@ -100,7 +100,7 @@ internal sealed class InferenceMiddleware
             }
         }
 
-        var inference = new InferenceFeature(request, fields, Guid.CreateVersion7(now), now, _time.GetTimestamp())
+        var inference = new InferenceFeature(request, fields, UuidV7.Create(now), now, _time.GetTimestamp())
         {
             ExtraHeaders = extraHeaders,
             ExtraBody = extraBody,

@@ -217,7 +217,7 @@ internal static partial class ClickHouseMigrations
             {
                 await Run(client, statement, cancellationToken);
             }
-            var row = $"{{\"version\":{migration.Version},\"name\":\"{migration.Name}\",\"applied_at\":\"{InferenceRecords.Timestamp(time.GetUtcNow())}\"}}\n";
+            var row = $"{{\"version\":{migration.Version},\"name\":\"{migration.Name}\",\"applied_at\":\"{InferenceRecords.FormatTimestamp(time.GetUtcNow())}\"}}\n";
             var result = await client.InsertAsync(ClickHouseClient.MigrationTable, Encoding.UTF8.GetBytes(row), cancellationToken);
             if (!result.IsOk)
             {

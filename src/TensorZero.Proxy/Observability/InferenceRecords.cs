@@ -24,14 +24,58 @@ internal enum RecordTable
 internal sealed class InferenceRecords
 {
     /// <summary>Request fields that describe tools, stored in <c>tool_params</c>.</summary>
-    private static readonly string[] ToolFields = ["tools", "tool_choice", "parallel_tool_calls", "functions", "function_call"];
+    private static readonly byte[][] ToolFields = ["tools"u8.ToArray(), "tool_choice"u8.ToArray(), "parallel_tool_calls"u8.ToArray(),
+        "functions"u8.ToArray(), "function_call"u8.ToArray()];
 
-    /// <summary>Request fields stored elsewhere or not at all (the rest is <c>inference_params</c>).</summary>
-    private static readonly string[] NonParamFields = ["model", "messages", "stream"];
+    /// <summary>Request fields stored elsewhere or not at all: model, messages, stream and the tensorzero:: ones.</summary>
+    private static readonly byte[] TensorZeroPrefix = Encoding.UTF8.GetBytes(InferenceRequest.TensorZeroPrefix);
+
+    // Column names, encoded once.
+    private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+    private static readonly JsonEncodedText EpisodeId = JsonEncodedText.Encode("episode_id");
+    private static readonly JsonEncodedText FunctionName = JsonEncodedText.Encode("function_name");
+    private static readonly JsonEncodedText VariantName = JsonEncodedText.Encode("variant_name");
+    private static readonly JsonEncodedText Model = JsonEncodedText.Encode("model");
+    private static readonly JsonEncodedText ModelName = JsonEncodedText.Encode("model_name");
+    private static readonly JsonEncodedText ModelProviderName = JsonEncodedText.Encode("model_provider_name");
+    private static readonly JsonEncodedText Input = JsonEncodedText.Encode("input");
+    private static readonly JsonEncodedText ToolParams = JsonEncodedText.Encode("tool_params");
+    private static readonly JsonEncodedText InferenceParams = JsonEncodedText.Encode("inference_params");
+    private static readonly JsonEncodedText Output = JsonEncodedText.Encode("output");
+    private static readonly JsonEncodedText ExtraHeaders = JsonEncodedText.Encode("extra_headers");
+    private static readonly JsonEncodedText ExtraBody = JsonEncodedText.Encode("extra_body");
+    private static readonly JsonEncodedText InputTokens = JsonEncodedText.Encode("input_tokens");
+    private static readonly JsonEncodedText OutputTokens = JsonEncodedText.Encode("output_tokens");
+    private static readonly JsonEncodedText FinishReason = JsonEncodedText.Encode("finish_reason");
+    private static readonly JsonEncodedText ProcessingTimeMs = JsonEncodedText.Encode("processing_time_ms");
+    private static readonly JsonEncodedText TtftMs = JsonEncodedText.Encode("ttft_ms");
+    private static readonly JsonEncodedText Outcome = JsonEncodedText.Encode("outcome");
+    private static readonly JsonEncodedText AttemptCount = JsonEncodedText.Encode("attempt_count");
+    private static readonly JsonEncodedText Stream = JsonEncodedText.Encode("stream");
+    private static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
+    private static readonly JsonEncodedText InferenceId = JsonEncodedText.Encode("inference_id");
+    private static readonly JsonEncodedText Attempt = JsonEncodedText.Encode("attempt");
+    private static readonly JsonEncodedText RawRequest = JsonEncodedText.Encode("raw_request");
+    private static readonly JsonEncodedText RawRequestBytes = JsonEncodedText.Encode("raw_request_bytes");
+    private static readonly JsonEncodedText RawResponse = JsonEncodedText.Encode("raw_response");
+    private static readonly JsonEncodedText RawResponseBytes = JsonEncodedText.Encode("raw_response_bytes");
+    private static readonly JsonEncodedText ResponseTimeMs = JsonEncodedText.Encode("response_time_ms");
+    private static readonly JsonEncodedText StatusCode = JsonEncodedText.Encode("status_code");
+    private static readonly JsonEncodedText Error = JsonEncodedText.Encode("error");
+    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText Text = JsonEncodedText.Encode("text");
+    private static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+    private static readonly JsonEncodedText Arguments = JsonEncodedText.Encode("arguments");
+    private static readonly JsonEncodedText TagsKey = JsonEncodedText.Encode("tags.key");
+    private static readonly JsonEncodedText TagsValue = JsonEncodedText.Encode("tags.value");
+    private static readonly JsonEncodedText HeadersKey = JsonEncodedText.Encode("headers.key");
+    private static readonly JsonEncodedText HeadersValue = JsonEncodedText.Encode("headers.value");
 
     private readonly int _maxRawBytes;
     private readonly double _ticksPerSecond;
     private readonly ArrayBufferWriter<byte> _scratch = new(1024);
+    private readonly List<Range> _tools = [];
+    private readonly List<Range> _parameters = [];
     private Utf8JsonWriter? _writer;
     private Utf8JsonWriter? _scratchWriter;
 
@@ -89,33 +133,33 @@ internal sealed class InferenceRecords
         var committed = inference.CommittedAttempt;
         var capture = committed?.Response;
         var w = Start(output);
-        w.WriteString("id", inference.InferenceId);
-        w.WriteString("episode_id", inference.EpisodeId);
-        w.WriteString("function_name", inference.FunctionName);
-        w.WriteString("variant_name", inference.VariantName ?? "");
-        w.WriteString("model", inference.Request.Model);
-        w.WriteString("model_name", committed?.Model ?? "");
-        w.WriteString("model_provider_name", committed?.Provider ?? "");
+        w.WriteString(Id, inference.InferenceId);
+        w.WriteString(EpisodeId, inference.EpisodeId);
+        w.WriteString(FunctionName, inference.FunctionName);
+        w.WriteString(VariantName, inference.VariantName ?? "");
+        w.WriteString(Model, inference.Request.Model);
+        w.WriteString(ModelName, committed?.Model ?? "");
+        w.WriteString(ModelProviderName, committed?.Provider ?? "");
         WriteRequestParts(w, inference.Request.Body);
         WriteOutput(w, capture);
-        WriteNested(w, "tags", inference.Tags);
-        WriteNullableString(w, "extra_headers", inference.ExtraHeadersJson);
-        WriteNullableString(w, "extra_body", inference.ExtraBodyJson);
-        WriteNullableNumber(w, "input_tokens", capture?.InputTokens);
-        WriteNullableNumber(w, "output_tokens", capture?.OutputTokens);
-        WriteNullableString(w, "finish_reason", capture?.FinishReason);
-        w.WriteNumber("processing_time_ms", Milliseconds(inference.Duration));
+        WriteNested(w, TagsKey, TagsValue, inference.Tags);
+        WriteNullableString(w, ExtraHeaders, inference.ExtraHeadersJson);
+        WriteNullableString(w, ExtraBody, inference.ExtraBodyJson);
+        WriteNullableNumber(w, InputTokens, capture?.InputTokens);
+        WriteNullableNumber(w, OutputTokens, capture?.OutputTokens);
+        WriteNullableString(w, FinishReason, capture?.FinishReason);
+        w.WriteNumber(ProcessingTimeMs, Milliseconds(inference.Duration));
         long? ttft = null;
         if (inference.Request.Stream && committed?.TimeToFirstToken is { } first)
         {
             var before = committed.StartedTimestamp == 0 ? TimeSpan.Zero : Elapsed(inference.StartedTimestamp, committed.StartedTimestamp);
             ttft = Milliseconds(before + first);
         }
-        WriteNullableNumber(w, "ttft_ms", ttft);
-        w.WriteString("outcome", Describe(inference.Outcome));
-        w.WriteNumber("attempt_count", inference.AttemptCount);
-        w.WriteNumber("stream", inference.Request.Stream ? 1 : 0);
-        w.WriteString("timestamp", Timestamp(inference.StartedAt));
+        WriteNullableNumber(w, TtftMs, ttft);
+        w.WriteString(Outcome, Describe(inference.Outcome));
+        w.WriteNumber(AttemptCount, inference.AttemptCount);
+        w.WriteNumber(Stream, inference.Request.Stream ? 1 : 0);
+        WriteTimestamp(w, inference.StartedAt);
         End(w, output);
     }
 
@@ -126,40 +170,40 @@ internal sealed class InferenceRecords
             : inference.StartedAt + Elapsed(inference.StartedTimestamp, attempt.StartedTimestamp);
         var capture = attempt.Response;
         var w = Start(output);
-        w.WriteString("id", Guid.CreateVersion7(startedAt));
-        w.WriteString("inference_id", inference.InferenceId);
-        w.WriteNumber("attempt", ordinal);
-        w.WriteString("model_name", attempt.Model);
-        w.WriteString("model_provider_name", attempt.Provider);
-        w.WriteString("variant_name", attempt.Variant ?? "");
+        w.WriteString(Id, UuidV7.Create(startedAt));
+        w.WriteString(InferenceId, inference.InferenceId);
+        w.WriteNumber(Attempt, ordinal);
+        w.WriteString(ModelName, attempt.Model);
+        w.WriteString(ModelProviderName, attempt.Provider);
+        w.WriteString(VariantName, attempt.Variant ?? "");
         var request = attempt.RawRequest ?? ReadOnlyMemory<byte>.Empty;
-        WriteCapped(w, "raw_request", request.Span);
-        w.WriteNumber("raw_request_bytes", request.Length);
-        WriteCapped(w, "raw_response", capture is null ? [] : capture.Raw);
-        w.WriteNumber("raw_response_bytes", capture?.RawLength ?? 0);
-        WriteNullableNumber(w, "input_tokens", capture?.InputTokens);
-        WriteNullableNumber(w, "output_tokens", capture?.OutputTokens);
-        WriteNullableString(w, "finish_reason", capture?.FinishReason);
-        w.WriteNumber("response_time_ms", Milliseconds(attempt.Elapsed));
-        WriteNullableNumber(w, "ttft_ms", inference.Request.Stream && attempt.TimeToFirstToken is { } t ? Milliseconds(t) : null);
-        w.WriteString("outcome", Describe(attempt.Outcome));
-        WriteNullableNumber(w, "status_code", attempt.StatusCode);
-        WriteNullableString(w, "error", attempt.Error);
-        WriteNested(w, "headers", attempt.AppliedHeaders);
-        w.WriteString("timestamp", Timestamp(startedAt));
+        WriteCapped(w, RawRequest, request.Span);
+        w.WriteNumber(RawRequestBytes, request.Length);
+        WriteCapped(w, RawResponse, capture is null ? [] : capture.Raw);
+        w.WriteNumber(RawResponseBytes, capture?.RawLength ?? 0);
+        WriteNullableNumber(w, InputTokens, capture?.InputTokens);
+        WriteNullableNumber(w, OutputTokens, capture?.OutputTokens);
+        WriteNullableString(w, FinishReason, capture?.FinishReason);
+        w.WriteNumber(ResponseTimeMs, Milliseconds(attempt.Elapsed));
+        WriteNullableNumber(w, TtftMs, inference.Request.Stream && attempt.TimeToFirstToken is { } t ? Milliseconds(t) : null);
+        w.WriteString(Outcome, Describe(attempt.Outcome));
+        WriteNullableNumber(w, StatusCode, attempt.StatusCode);
+        WriteNullableString(w, Error, attempt.Error);
+        WriteNested(w, HeadersKey, HeadersValue, attempt.AppliedHeaders);
+        WriteTimestamp(w, startedAt);
         End(w, output);
     }
 
     /// <summary>
     /// <c>input</c> (the <c>messages</c> array as sent), <c>tool_params</c> (tools, tool_choice, ...) and
     /// <c>inference_params</c> (every other OpenAI field: temperature, max_tokens, response_format, ...), each as
-    /// JSON text, copied from the body without building a DOM.
+    /// JSON text. One reader pass over the body; members are copied as their raw text (no DOM, no re-encoding).
     /// </summary>
     private void WriteRequestParts(Utf8JsonWriter w, byte[] body)
     {
         ReadOnlySpan<byte> messages = "[]"u8;
-        var tools = new List<(string Name, Range Value)>();
-        var parameters = new List<(string Name, Range Value)>();
+        _tools.Clear();
+        _parameters.Clear();
         var reader = new Utf8JsonReader(body);
         try
         {
@@ -167,22 +211,24 @@ internal sealed class InferenceRecords
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var name = reader.GetString()!;
+                    // A member's raw text runs from its name's opening quote to the end of its value.
+                    var memberStart = (int)reader.TokenStartIndex;
+                    var kind = Classify(ref reader);
                     reader.Read();
-                    var start = (int)reader.TokenStartIndex;
+                    var valueStart = (int)reader.TokenStartIndex;
                     reader.Skip();
-                    var value = new Range(start, (int)reader.BytesConsumed);
-                    if (name == "messages")
+                    var end = (int)reader.BytesConsumed;
+                    switch (kind)
                     {
-                        messages = body.AsSpan(value);
-                    }
-                    else if (Array.IndexOf(ToolFields, name) >= 0)
-                    {
-                        tools.Add((name, value));
-                    }
-                    else if (Array.IndexOf(NonParamFields, name) < 0 && !name.StartsWith(InferenceRequest.TensorZeroPrefix, StringComparison.Ordinal))
-                    {
-                        parameters.Add((name, value));
+                        case MemberKind.Messages:
+                            messages = body.AsSpan(valueStart, end - valueStart);
+                            break;
+                        case MemberKind.Tool:
+                            _tools.Add(new Range(memberStart, end));
+                            break;
+                        case MemberKind.Parameter:
+                            _parameters.Add(new Range(memberStart, end));
+                            break;
                     }
                 }
             }
@@ -191,29 +237,69 @@ internal sealed class InferenceRecords
         {
             // The middleware parsed this body already; a failure here only leaves the columns empty.
         }
-        w.WriteString("input", messages);
-        WriteObjectText(w, "tool_params", body, tools);
-        WriteObjectText(w, "inference_params", body, parameters);
+        w.WriteString(Input, messages);
+        WriteObjectText(w, ToolParams, body, _tools);
+        WriteObjectText(w, InferenceParams, body, _parameters);
     }
 
-    /// <summary>Writes <paramref name="members"/> as the text of one JSON object (empty string when there are none).</summary>
-    private void WriteObjectText(Utf8JsonWriter w, string column, byte[] body, List<(string Name, Range Value)> members)
+    private enum MemberKind
+    {
+        Skipped,
+        Messages,
+        Tool,
+        Parameter,
+    }
+
+    /// <summary>Where a request member goes: by its name, read without allocating when it has no escapes.</summary>
+    private static MemberKind Classify(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped)
+        {
+            var name = reader.GetString()!;
+            return Classify(Encoding.UTF8.GetBytes(name));
+        }
+        return Classify(reader.ValueSpan);
+    }
+
+    private static MemberKind Classify(ReadOnlySpan<byte> name)
+    {
+        if (name.SequenceEqual("messages"u8))
+        {
+            return MemberKind.Messages;
+        }
+        if (name.SequenceEqual("model"u8) || name.SequenceEqual("stream"u8) || name.StartsWith(TensorZeroPrefix))
+        {
+            return MemberKind.Skipped;
+        }
+        foreach (var tool in ToolFields)
+        {
+            if (name.SequenceEqual(tool))
+            {
+                return MemberKind.Tool;
+            }
+        }
+        return MemberKind.Parameter;
+    }
+
+    /// <summary>Writes the raw <paramref name="members"/> as the text of one JSON object (empty string when there are none).</summary>
+    private void WriteObjectText(Utf8JsonWriter w, JsonEncodedText column, byte[] body, List<Range> members)
     {
         if (members.Count == 0)
         {
-            w.WriteString(column, "");
+            w.WriteString(column, ""u8);
             return;
         }
         _scratch.ResetWrittenCount();
-        var inner = Scratch();
-        inner.WriteStartObject();
-        foreach (var (name, value) in members)
+        _scratch.Write("{"u8);
+        for (var i = 0; i < members.Count; i++)
         {
-            inner.WritePropertyName(name);
-            inner.WriteRawValue(body.AsSpan(value), skipInputValidation: true);
+            if (i > 0)
+            {
+                _scratch.Write(","u8);
+            }
+            _scratch.Write(body.AsSpan(members[i]));
         }
-        inner.WriteEndObject();
-        inner.Flush();
+        _scratch.Write("}"u8);
         w.WriteString(column, _scratch.WrittenSpan);
     }
 
@@ -226,29 +312,29 @@ internal sealed class InferenceRecords
         if (capture?.Text is { } text)
         {
             inner.WriteStartObject();
-            inner.WriteString("type", "text");
-            inner.WriteString("text", text);
+            inner.WriteString(Type, "text");
+            inner.WriteString(Text, text);
             inner.WriteEndObject();
         }
         foreach (var call in capture?.ToolCalls ?? [])
         {
             inner.WriteStartObject();
-            inner.WriteString("type", "tool_call");
+            inner.WriteString(Type, "tool_call");
             if (call.Id is null)
             {
-                inner.WriteNull("id");
+                inner.WriteNull(Id);
             }
             else
             {
-                inner.WriteString("id", call.Id);
+                inner.WriteString(Id, call.Id);
             }
-            inner.WriteString("name", call.Name);
-            inner.WriteString("arguments", call.Arguments);
+            inner.WriteString(Name, call.Name);
+            inner.WriteString(Arguments, call.Arguments);
             inner.WriteEndObject();
         }
         inner.WriteEndArray();
         inner.Flush();
-        w.WriteString("output", _scratch.WrittenSpan);
+        w.WriteString(Output, _scratch.WrittenSpan);
     }
 
     private Utf8JsonWriter Scratch()
@@ -265,7 +351,7 @@ internal sealed class InferenceRecords
     }
 
     /// <summary>Bytes as a string column, at most the cap, cut on a UTF-8 boundary; invalid UTF-8 becomes U+FFFD.</summary>
-    private void WriteCapped(Utf8JsonWriter w, string column, ReadOnlySpan<byte> bytes)
+    private void WriteCapped(Utf8JsonWriter w, JsonEncodedText column, ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length > _maxRawBytes)
         {
@@ -286,24 +372,23 @@ internal sealed class InferenceRecords
         }
     }
 
-    private static void WriteNested(Utf8JsonWriter w, string column, IEnumerable<KeyValuePair<string, string>> pairs)
+    private static void WriteNested(Utf8JsonWriter w, JsonEncodedText keys, JsonEncodedText values, IReadOnlyCollection<KeyValuePair<string, string>> pairs)
     {
-        var list = pairs as IReadOnlyCollection<KeyValuePair<string, string>> ?? [.. pairs];
-        w.WriteStartArray(column + ".key");
-        foreach (var pair in list)
+        w.WriteStartArray(keys);
+        foreach (var pair in pairs)
         {
             w.WriteStringValue(pair.Key);
         }
         w.WriteEndArray();
-        w.WriteStartArray(column + ".value");
-        foreach (var pair in list)
+        w.WriteStartArray(values);
+        foreach (var pair in pairs)
         {
             w.WriteStringValue(pair.Value);
         }
         w.WriteEndArray();
     }
 
-    private static void WriteNullableString(Utf8JsonWriter w, string column, string? value)
+    private static void WriteNullableString(Utf8JsonWriter w, JsonEncodedText column, string? value)
     {
         if (value is null)
         {
@@ -315,7 +400,7 @@ internal sealed class InferenceRecords
         }
     }
 
-    private static void WriteNullableNumber(Utf8JsonWriter w, string column, long? value)
+    private static void WriteNullableNumber(Utf8JsonWriter w, JsonEncodedText column, long? value)
     {
         if (value is { } v)
         {
@@ -331,8 +416,15 @@ internal sealed class InferenceRecords
 
     private static long Milliseconds(TimeSpan span) => Math.Clamp((long)Math.Round(span.TotalMilliseconds), 0, uint.MaxValue);
 
+    private static void WriteTimestamp(Utf8JsonWriter w, DateTimeOffset at)
+    {
+        Span<byte> text = stackalloc byte[32];
+        at.UtcDateTime.TryFormat(text, out var length, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        w.WriteString(Timestamp, text[..length]);
+    }
+
     /// <summary>ClickHouse's basic DateTime text, in UTC (the columns are <c>DateTime('UTC')</c>).</summary>
-    public static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    public static string FormatTimestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     public static string Describe(InferenceOutcome outcome) => outcome switch
     {

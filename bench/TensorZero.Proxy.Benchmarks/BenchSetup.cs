@@ -21,11 +21,15 @@ internal static class BenchSetup
         api_key_location = "none"
         """;
 
-    /// <summary>The gateway's command line: config, address, quiet logs, its queue folder and the plain route.</summary>
+    /// <summary>
+    /// The gateway's command line: config, address, quiet logs, its queue folder and the plain route. There is no
+    /// ClickHouse in the benchmark, so nothing ships the queue: its bound is raised to 16 GiB (default 1 GiB) so
+    /// that a whole run's rows stay on disk and none is dropped.
+    /// </summary>
     public static string[] GatewayArgs(string configFile, string urls, string dataDir, string mockUrl) =>
     [
         "--config-file", configFile, "--urls", urls, "--Logging:LogLevel:Default=Warning",
-        $"--TensorZero:Observability:DataDir={dataDir}",
+        $"--TensorZero:Observability:DataDir={dataDir}", "--TensorZero:Observability:MaxQueueBytes=17179869184",
         "--ReverseProxy:Routes:direct:ClusterId=mock", "--ReverseProxy:Routes:direct:Match:Path=/yarp/{**rest}",
         "--ReverseProxy:Routes:direct:Transforms:0:PathRemovePrefix=/yarp",
         $"--ReverseProxy:Clusters:mock:Destinations:d1:Address={mockUrl}/",

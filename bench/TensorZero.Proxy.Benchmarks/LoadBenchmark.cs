@@ -14,137 +14,106 @@ namespace TensorZero.Proxy.Benchmarks;
 /// </summary>
 internal static class LoadBenchmark
 {
-    private const string BodyJson = """{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}""";
+    internal const string BodyJson = """{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}""";
 
     public static async Task<int> RunAsync(string[] args)
     {
         var options = LoadOptions.Parse(args);
-        var repo = FindRepo();
-        var work = Directory.CreateTempSubdirectory("tzp-bench-");
-        var gatewayDll = Path.Combine(repo, "src/TensorZero.Proxy/bin/Release/net10.0/TensorZero.Proxy.dll");
-        var benchDll = typeof(LoadBenchmark).Assembly.Location;
-        if (!File.Exists(gatewayDll))
+        using var rig = await BenchRig.StartAsync(options.GatewayCpus, options.MockCpus, options.Observability, options.KeepWork);
+        var work = rig.WorkDirectory;
+        var body = rig.BodyFile;
+        var targets = rig.Targets;
+        LoadCpus = options.LoadCpus;
+
+        Console.WriteLine($"# TensorZero.Proxy load benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
+            $"open loop {string.Join("/", options.Rates)} req/s x {options.Rounds} rounds x {options.Seconds} s, closed loop {options.Connections} connections");
+        Console.WriteLine($"# gateway pid {rig.Gateway.Id} (CPUs {options.GatewayCpus}), mock pid {rig.Mock.Id} (CPUs {options.MockCpus}), load generators (CPUs {options.LoadCpus}); " +
+            $"observability {(options.Observability ? "on" : "off")}");
+
+        // Warm-up: JIT tiering (on one core it takes the gateway about a minute of load), connection pools.
+        for (var round = 0; round < options.WarmupRounds; round++)
         {
-            Console.Error.WriteLine($"{gatewayDll} is missing: build with -c Release first (bench/run does).");
-            return 2;
-        }
-
-        var mockPort = FreePort();
-        var gatewayPort = FreePort();
-        var dataDir = Path.Combine(work.FullName, "data");
-        var config = Path.Combine(work.FullName, "bench.toml");
-        var mockUrl = $"http://127.0.0.1:{mockPort}";
-        await File.WriteAllTextAsync(config, BenchSetup.Config(mockUrl, options.Observability));
-        var body = Path.Combine(work.FullName, "body.json");
-        await File.WriteAllTextAsync(body, BodyJson);
-
-        using var mock = Start("taskset", $"-c {options.MockCpus} dotnet {benchDll} mock --port {mockPort}", work.FullName);
-        using var gateway = Start("taskset", string.Join(' ',
-            [$"-c {options.GatewayCpus} dotnet", gatewayDll, .. BenchSetup.GatewayArgs(config, $"http://127.0.0.1:{gatewayPort}", dataDir, mockUrl)]),
-            work.FullName);
-        try
-        {
-            await WaitUntilUpAsync($"http://127.0.0.1:{mockPort}/v1/chat/completions", isPost: true);
-            await WaitUntilUpAsync($"http://127.0.0.1:{gatewayPort}/status", isPost: false);
-
-            var targets = new[]
-            {
-                new Target("direct", $"http://127.0.0.1:{mockPort}/v1/chat/completions"),
-                new Target("yarp", $"http://127.0.0.1:{gatewayPort}/yarp/v1/chat/completions"),
-                new Target("gateway", $"http://127.0.0.1:{gatewayPort}/v1/chat/completions"),
-            };
-
-            Console.WriteLine($"# TensorZero.Proxy load benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
-                $"open loop {string.Join("/", options.Rates)} req/s x {options.Rounds} rounds x {options.Seconds} s, closed loop {options.Connections} connections");
-            Console.WriteLine($"# gateway pid {gateway.Id} (CPUs {options.GatewayCpus}), mock pid {mock.Id} (CPUs {options.MockCpus}), h2load (CPUs {options.LoadCpus}); observability {(options.Observability ? "on" : "off")}");
-            LoadCpus = options.LoadCpus;
-
-            // Warm-up: JIT, connection pools, tiered compilation.
             foreach (var target in targets)
             {
-                await H2LoadAsync(target, body, work.FullName, rate: null, seconds: 5, options.Connections);
+                rig.CountGatewayResponses(target, await H2LoadAsync(target, body, work, rate: null, options.WarmupSeconds, options.Connections));
             }
+        }
 
-            var results = new List<(int Rate, string Target, Latencies L)>();
-            foreach (var rate in options.Rates)
-            {
-                var perTarget = targets.ToDictionary(t => t.Name, _ => new List<Latencies>());
-                for (var round = 0; round < options.Rounds; round++)
-                {
-                    foreach (var target in Rotate(targets, round))
-                    {
-                        perTarget[target.Name].Add(await H2LoadAsync(target, body, work.FullName, rate, options.Seconds, options.OpenLoopClients));
-                    }
-                }
-                foreach (var target in targets)
-                {
-                    results.Add((rate, target.Name, Latencies.Merge(perTarget[target.Name])));
-                }
-            }
-
-            Console.WriteLine();
-            Console.WriteLine("| rate req/s | target | requests | success % | p50 ms | p90 ms | p99 ms | p50 over direct | p99 over direct |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
-            var budgetOk = true;
-            foreach (var group in results.GroupBy(r => r.Rate))
-            {
-                var direct = group.Single(r => r.Target == "direct").L;
-                foreach (var (rate, name, l) in group)
-                {
-                    var p50Over = l.P50 - direct.P50;
-                    var p99Over = l.P99 - direct.P99;
-                    Console.WriteLine($"| {rate} | {name} | {l.Count} | {l.SuccessPercent:F2} | {l.P50:F3} | {l.P90:F3} | {l.P99:F3} | " +
-                        (name == "direct" ? "– | – |" : $"{p50Over:+0.000;-0.000} | {p99Over:+0.000;-0.000} |"));
-                    if (name == "gateway" && rate == options.BudgetRate)
-                    {
-                        budgetOk &= p50Over <= 0.2 && p99Over <= 1.0 && l.SuccessPercent >= 99.99;
-                    }
-                }
-            }
-
-            Console.WriteLine();
-            Console.WriteLine("| closed loop | requests/s | relative to yarp |");
-            Console.WriteLine("|---|---|---|");
-            var closed = new Dictionary<string, double>();
+        var results = new List<(int Rate, string Target, Latencies L)>();
+        foreach (var rate in options.Rates)
+        {
+            var perTarget = targets.ToDictionary(t => t.Name, _ => new List<Latencies>());
             for (var round = 0; round < options.Rounds; round++)
             {
                 foreach (var target in Rotate(targets, round))
                 {
-                    var l = await H2LoadAsync(target, body, work.FullName, rate: null, options.Seconds, options.Connections);
-                    closed[target.Name] = closed.GetValueOrDefault(target.Name) + l.Count / (double)options.Seconds / options.Rounds;
+                    var run = await H2LoadAsync(target, body, work, rate, options.Seconds, options.OpenLoopClients);
+                    rig.CountGatewayResponses(target, run);
+                    perTarget[target.Name].Add(run);
                 }
             }
             foreach (var target in targets)
             {
-                Console.WriteLine($"| {target.Name} | {closed[target.Name]:F0} | {closed[target.Name] / closed["yarp"]:P1} |");
+                results.Add((rate, target.Name, Latencies.Merge(perTarget[target.Name])));
             }
-            var throughputOk = closed["gateway"] / closed["yarp"] >= 0.85;
-
-            var ttft = await TtftBenchmark.RunAsync(targets[0].Url, targets[2].Url, options.TtftRequests);
-            Console.WriteLine();
-            Console.WriteLine("| streams (TTFT) | p50 ms | p99 ms |");
-            Console.WriteLine("|---|---|---|");
-            Console.WriteLine($"| direct | {ttft.Direct.P50:F3} | {ttft.Direct.P99:F3} |");
-            Console.WriteLine($"| gateway | {ttft.Gateway.P50:F3} | {ttft.Gateway.P99:F3} |");
-            var ttftOverhead = ttft.Gateway.P50 - ttft.Direct.P50;
-            Console.WriteLine($"TTFT overhead p50: {ttftOverhead:F3} ms (budget <= 1 ms)");
-
-            Console.WriteLine();
-            Console.WriteLine($"budget at {options.BudgetRate} req/s (p50 overhead <= 0.2 ms, p99 overhead <= 1 ms): {(budgetOk ? "PASS" : "FAIL")}");
-            Console.WriteLine($"closed-loop throughput >= 85% of the plain YARP route: {(throughputOk ? "PASS" : "FAIL")}");
-            Console.WriteLine($"TTFT overhead <= 1 ms: {(ttftOverhead <= 1 ? "PASS" : "FAIL")}");
-            Console.WriteLine($"gateway RSS at the end: {ReadRssMb(gateway.Id):F0} MB");
-            return budgetOk && throughputOk && ttftOverhead <= 1 ? 0 : 1;
         }
-        finally
+
+        Console.WriteLine();
+        Console.WriteLine("| rate req/s | target | requests | success % | p50 ms | p90 ms | p99 ms | p50 over direct | p99 over direct |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        var budgetOk = true;
+        foreach (var group in results.GroupBy(r => r.Rate))
         {
-            Stop(gateway);
-            Stop(mock);
-            if (!options.KeepWork)
+            var direct = group.Single(r => r.Target == "direct").L;
+            foreach (var (rate, name, l) in group)
             {
-                work.Delete(recursive: true);
+                var p50Over = l.P50 - direct.P50;
+                var p99Over = l.P99 - direct.P99;
+                Console.WriteLine($"| {rate} | {name} | {l.Count} | {l.SuccessPercent:F2} | {l.P50:F3} | {l.P90:F3} | {l.P99:F3} | " +
+                    (name == "direct" ? "– | – |" : $"{p50Over:+0.000;-0.000} | {p99Over:+0.000;-0.000} |"));
+                if (name == "gateway" && rate == options.BudgetRate)
+                {
+                    budgetOk &= p50Over <= 0.2 && p99Over <= 1.0 && l.SuccessPercent >= 99.99;
+                }
             }
         }
+
+        Console.WriteLine();
+        Console.WriteLine("| closed loop | requests/s | relative to yarp |");
+        Console.WriteLine("|---|---|---|");
+        var closed = new Dictionary<string, double>();
+        for (var round = 0; round < options.Rounds; round++)
+        {
+            foreach (var target in Rotate(targets, round))
+            {
+                var l = await H2LoadAsync(target, body, work, rate: null, options.Seconds, options.Connections);
+                rig.CountGatewayResponses(target, l);
+                closed[target.Name] = closed.GetValueOrDefault(target.Name) + l.Count / (double)options.Seconds / options.Rounds;
+            }
+        }
+        foreach (var target in targets)
+        {
+            Console.WriteLine($"| {target.Name} | {closed[target.Name]:F0} | {closed[target.Name] / closed["yarp"]:P1} |");
+        }
+        var throughputOk = closed["gateway"] / closed["yarp"] >= 0.85;
+
+        var ttft = await TtftBenchmark.RunAsync(targets[0].Url, targets[2].Url, options.TtftRequests);
+        rig.CountGatewayResponses(TtftBenchmark.Requests(options.TtftRequests));
+        Console.WriteLine();
+        Console.WriteLine("| streams (TTFT) | p50 ms | p99 ms |");
+        Console.WriteLine("|---|---|---|");
+        Console.WriteLine($"| direct | {ttft.Direct.P50:F3} | {ttft.Direct.P99:F3} |");
+        Console.WriteLine($"| gateway | {ttft.Gateway.P50:F3} | {ttft.Gateway.P99:F3} |");
+        var ttftOverhead = ttft.Gateway.P50 - ttft.Direct.P50;
+        Console.WriteLine($"TTFT overhead p50: {ttftOverhead:F3} ms (budget <= 1 ms)");
+
+        Console.WriteLine();
+        Console.WriteLine($"budget at {options.BudgetRate} req/s (p50 overhead <= 0.2 ms, p99 overhead <= 1 ms): {(budgetOk ? "PASS" : "FAIL")}");
+        Console.WriteLine($"closed-loop throughput >= 85% of the plain YARP route: {(throughputOk ? "PASS" : "FAIL")}");
+        Console.WriteLine($"TTFT overhead <= 1 ms: {(ttftOverhead <= 1 ? "PASS" : "FAIL")}");
+        Console.WriteLine($"gateway RSS at the end: {ReadRssMb(rig.Gateway.Id):F0} MB");
+        var rowsOk = !options.Observability || await rig.CheckNoRowLostAsync();
+        return budgetOk && throughputOk && ttftOverhead <= 1 && rowsOk ? 0 : 1;
     }
 
     private static string LoadCpus { get; set; } = "1";
@@ -319,7 +288,7 @@ internal sealed record Latencies(long Count, long Succeeded, double[] SortedMs)
 
 /// <summary>Options of the load run; the defaults keep it under ten minutes.</summary>
 internal sealed record LoadOptions(
-    int[] Rates, int Rounds, int Seconds, int OpenLoopClients, int Connections, int BudgetRate, int TtftRequests, bool KeepWork,
+    int[] Rates, int Rounds, int Seconds, int WarmupRounds, int WarmupSeconds, int OpenLoopClients, int Connections, int BudgetRate, int TtftRequests, bool KeepWork,
     string GatewayCpus, string MockCpus, string LoadCpus, bool Observability)
 {
     public static LoadOptions Parse(string[] args)
@@ -329,7 +298,9 @@ internal sealed record LoadOptions(
         return new LoadOptions(
             Rates: (Value("--rates") ?? (quick ? "2000" : "500,1000,2000")).Split(',').Select(int.Parse).ToArray(),
             Rounds: int.Parse(Value("--rounds") ?? (quick ? "1" : "3"), CultureInfo.InvariantCulture),
-            Seconds: int.Parse(Value("--seconds") ?? (quick ? "5" : "15"), CultureInfo.InvariantCulture),
+            Seconds: int.Parse(Value("--seconds") ?? (quick ? "5" : "12"), CultureInfo.InvariantCulture),
+            WarmupRounds: int.Parse(Value("--warmup-rounds") ?? (quick ? "1" : "3"), CultureInfo.InvariantCulture),
+            WarmupSeconds: int.Parse(Value("--warmup-seconds") ?? (quick ? "5" : "8"), CultureInfo.InvariantCulture),
             OpenLoopClients: int.Parse(Value("--clients") ?? "20", CultureInfo.InvariantCulture),
             Connections: int.Parse(Value("--connections") ?? "64", CultureInfo.InvariantCulture),
             BudgetRate: 2000,

@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
 {
     "failover" => await FailoverBenchmark.RunAsync(args[1..]),
     "load" => await LoadBenchmark.RunAsync(args[1..]),
+    "soak" => await SoakBenchmark.RunAsync(args[1..]),
     "mock" => await MockUpstream.RunUntilKilledAsync(args[1..]),
     "micro" => RunMicro(args[1..]),
     "openloop" => await OpenLoopClient.RunAsync(args[1..]),
@@ -22,7 +23,9 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage: TensorZero.Proxy.Benchmarks <mode>
-          load [--quick] [--rates 500,1000,2000] [--rounds N] [--seconds N] [--clients N] [--connections N]
+          load [--quick] [--rates 500,1000,2000] [--rounds N] [--seconds N] [--warmup-rounds N] [--warmup-seconds N]
+               [--clients N] [--connections N] [--observability off] [--keep]
+          soak [--minutes 10] [--rate 1000]   (gateway RSS over time, no row lost)
           failover [--seconds N] [--concurrency N] [--rounds N]
           mock --port N
           micro [BenchmarkDotNet arguments]   (hot-path pieces, allocations per op)

@@ -11,16 +11,21 @@ internal static class TtftBenchmark
 {
     private const string StreamBody = """{"model":"bench","stream":true,"messages":[{"role":"user","content":"Stream a hello."}]}""";
 
+    /// <summary>Gateway streams one run sends (measured ones and the 100 warm-up ones).</summary>
+    public static long Requests(int requestsPerTarget) => requestsPerTarget + WarmupRequests;
+
+    private const int WarmupRequests = 100;
+
     public static async Task<(Latencies Direct, Latencies Gateway)> RunAsync(string directUrl, string gatewayUrl, int requestsPerTarget)
     {
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 4 });
         var direct = new List<double>(requestsPerTarget);
         var gateway = new List<double>(requestsPerTarget);
-        for (var i = 0; i < requestsPerTarget + 100; i++)
+        for (var i = 0; i < requestsPerTarget + WarmupRequests; i++)
         {
             var d = await MeasureAsync(client, directUrl);
             var g = await MeasureAsync(client, gatewayUrl);
-            if (i >= 100)
+            if (i >= WarmupRequests)
             {
                 // The first 100 of each are warm-up.
                 direct.Add(d);

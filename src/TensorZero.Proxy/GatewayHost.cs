@@ -23,6 +23,24 @@ internal static class GatewayHost
     /// <summary>The default configuration file, relative to the working directory (then to the app's folder).</summary>
     public const string DefaultConfigFile = "config/tensorzero.toml";
 
+    /// <summary>The runtime's switch for running socket completions on the I/O threads.</summary>
+    internal const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>
+    /// Called first by the executable, before any socket exists: socket completions (client and provider
+    /// connections) run inline on the runtime's I/O threads instead of being handed to the thread pool, and Kestrel
+    /// schedules inline too. A proxy does little work per read, so the hand-off (a thread wake-up each way) was a
+    /// large share of its latency and CPU; nothing on the gateway's request path blocks. An operator's own
+    /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c> wins (<c>0</c> turns this off). Measured in bench/RESULTS.md.
+    /// </summary>
+    public static void PreferInlineIoCompletions()
+    {
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+        }
+    }
+
     /// <summary>Builds the gateway application. Throws <see cref="ConfigException"/> listing every problem.</summary>
     /// <param name="args">Command-line arguments (<c>--config-file</c>, <c>--urls</c>, any ASP.NET setting).</param>
     /// <param name="environment">Environment lookup for credentials; the process environment when null.</param>
@@ -44,6 +62,11 @@ internal static class GatewayHost
             builder.WebHost.UseUrls(ToUrl(config.Gateway.BindAddress ?? "127.0.0.1:3000"));
         }
 
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) == "1")
+        {
+            // Kestrel's own continuations inline as well (it only helps with the runtime switch on).
+            builder.WebHost.UseSockets(options => options.UnsafePreferInlineScheduling = true);
+        }
         builder.Services.AddTensorZeroGateway(builder.Configuration, runtime);
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();

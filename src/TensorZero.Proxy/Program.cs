@@ -6,6 +6,8 @@ if (args.Contains("--check-config"))
     return GatewayHost.CheckConfig(args, Console.Out, Console.Error);
 }
 
+GatewayHost.PreferInlineIoCompletions();
+
 WebApplication app;
 try
 {

@@ -159,9 +159,11 @@ internal sealed class SegmentQueue : IDisposable
         Interlocked.Add(ref _writtenRows, rows);
         if (full)
         {
+            // The bound is checked as each segment fills (only closed segments can go): the queue overshoots it by
+            // at most the segment being written, and appends do not walk the segment list.
             CloseActive();
+            EnforceBound();
         }
-        EnforceBound();
     }
 
     /// <summary>Closes the segment being written; the next append starts a new one.</summary>

@@ -139,6 +139,12 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         // A provider's cookies belong to the gateway's connection to it, never to the client.
         httpContext.Response.Headers.Remove("Set-Cookie");
+        if (attempt.DeferredBody is { } deferred)
+        {
+            // Status and headers are set; the body goes out later, in one write (ProxyAttemptFeature.DeferredBody).
+            httpContext.Response.ContentLength = deferred.Length;
+            return false;
+        }
         return copyBody;
     }
 
@@ -184,7 +190,9 @@ public sealed class ProviderHttpTransformer : HttpTransformer
                 {
                     body = rewriter.RewriteBody(body);
                 }
-                replacement = new UnsizedContent(body);
+                attempt.DeferredBody = body;
+                // Carries the provider's content headers to the client; the body itself is deferred.
+                replacement = new ByteArrayContent([]);
             }
         }
         catch (OperationCanceledException) when (!httpContext.RequestAborted.IsCancellationRequested)
@@ -360,28 +368,4 @@ public sealed class ProviderHttpTransformer : HttpTransformer
     private static ProxyAttemptFeature GetAttempt(HttpContext httpContext) =>
         httpContext.Features.Get<ProxyAttemptFeature>()
         ?? throw new InvalidOperationException($"{nameof(ProxyAttemptFeature)} must be set before forwarding.");
-}
-
-/// <summary>
-/// A buffered body sent without <c>Content-Length</c> (chunked on HTTP/1.1). The client then sees the
-/// response end only when the gateway completes it, after the inference's record is on disk: with a length,
-/// a client holding every byte would consider the response done while its record might still be in memory.
-/// </summary>
-internal sealed class UnsizedContent(byte[] body) : HttpContent
-{
-    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
-        stream.WriteAsync(body).AsTask();
-
-    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken) =>
-        stream.WriteAsync(body, cancellationToken).AsTask();
-
-    protected override bool TryComputeLength(out long length)
-    {
-        length = 0;
-        return false;
-    }
-
-    protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => new MemoryStream(body, writable: false);
-
-    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(new MemoryStream(body, writable: false));
 }

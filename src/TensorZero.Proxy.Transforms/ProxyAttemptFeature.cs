@@ -83,6 +83,13 @@ public sealed class ProxyAttemptFeature
     /// <summary>Sees the provider's response as received (for observability); null when nothing records it.</summary>
     public IResponseTap? Tap { get; init; }
 
+    /// <summary>
+    /// A committed non-streaming body (complete, rewritten) that the forwarder did not send: the gateway writes it
+    /// itself, with its <c>Content-Length</c> and in one write, once the inference's record is in the queue file, so
+    /// a client never holds a response whose record could still be lost. Null for streams and failed attempts.
+    /// </summary>
+    public byte[]? DeferredBody { get; set; }
+
     /// <summary>The upstream status code, once response headers arrived.</summary>
     public int? UpstreamStatusCode { get; set; }
 

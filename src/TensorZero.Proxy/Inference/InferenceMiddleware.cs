@@ -131,6 +131,19 @@ internal sealed class InferenceMiddleware
                 await observer.OnCompleted(context, inference);
             }
         }
+
+        // A buffered body goes out only now that its record is in the queue file: one write, with its length.
+        if (context.Features.Get<ProxyAttemptFeature>()?.DeferredBody is { } deferred)
+        {
+            try
+            {
+                await context.Response.Body.WriteAsync(deferred, context.RequestAborted);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+            {
+                // The client left; its record says what the provider answered.
+            }
+        }
     }
 
     private async Task RunModelTargetAsync(HttpContext context, InferenceFeature inference, RuntimeModel model)

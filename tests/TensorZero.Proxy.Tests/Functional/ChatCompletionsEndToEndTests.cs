@@ -222,7 +222,7 @@ public sealed class ChatCompletionsEndToEndTests
     }
 
     [Fact]
-    public async Task NonStreamingResponse_HasNoContentLength_SoItEndsOnlyAfterItsRecord()
+    public async Task NonStreamingResponse_IsSentWhole_WithTheLengthOfTheRewrittenBody()
     {
         var (fake, gateway) = await StartAsync();
         await using var _ = fake;
@@ -232,8 +232,13 @@ public sealed class ChatCompletionsEndToEndTests
             new StringContent("""{"model":"openai-model","messages":[]}""", Encoding.UTF8, "application/json"));
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        response.Headers.TransferEncodingChunked.Should().BeTrue();
-        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("object").GetString().Should().Be("chat.completion");
+        response.Headers.TransferEncodingChunked.Should().NotBe(true);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        response.Content.Headers.ContentLength.Should().Be(bytes.Length, "the length is the rewritten body's, not the provider's");
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/json");
+        JsonDocument.Parse(bytes).RootElement.GetProperty("object").GetString().Should().Be("chat.completion");
+        gateway.Inferences.ResponseStartedWhenObserved.Should().Equal([false],
+            "the record is taken before the client gets a byte of a buffered response");
     }
 
     [Fact]

@@ -91,10 +91,16 @@ internal sealed class InferenceCapture : IInferenceObserver
         System.Threading.Channels.Channel.CreateUnbounded<InferenceFeature>();
     private readonly System.Collections.Concurrent.ConcurrentQueue<InferenceFeature> _all = new();
 
+    private readonly System.Collections.Concurrent.ConcurrentQueue<bool> _responseStarted = new();
+
     public IReadOnlyList<InferenceFeature> All => [.. _all];
+
+    /// <summary>For each completed inference, whether the client's response had started when the observers ran.</summary>
+    public IReadOnlyList<bool> ResponseStartedWhenObserved => [.. _responseStarted];
 
     public ValueTask OnCompleted(Microsoft.AspNetCore.Http.HttpContext context, InferenceFeature inference)
     {
+        _responseStarted.Enqueue(context.Response.HasStarted);
         _all.Enqueue(inference);
         _channel.Writer.TryWrite(inference);
         return default;

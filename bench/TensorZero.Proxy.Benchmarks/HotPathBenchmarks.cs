@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using TensorZero.Proxy.Inference;
+using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Transforms;
 
 namespace TensorZero.Proxy.Benchmarks;
@@ -36,13 +37,40 @@ public class HotPathBenchmarks
         new ExtraHeaderEntry(new ExtraEntryFilter(ExtraEntryScope.ModelProvider, ModelName: "other"), "X-Other", "2"),
     ]);
 
+    private readonly InferenceRecords _records = new(64 * 1024, TimeProvider.System);
+    private readonly ArrayBufferWriter<byte> _chatRows = new(4096);
+    private readonly ArrayBufferWriter<byte> _modelRows = new(4096);
     private InferenceRequest _request = null!;
+    private GatewayFields _fields = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         InferenceRequest.TryParse(RequestBody, out var request, out _);
         _request = request!;
+        GatewayFields.TryRead(_request.TensorZeroFields, DateTimeOffset.UtcNow, out var fields, out _);
+        _fields = fields!;
+    }
+
+    [Benchmark(Description = "record: ChatInference + ModelInference rows of one inference (response parse included)")]
+    public int SerializeRecord()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var inference = new InferenceFeature(_request, _fields, UuidV7.Create(now), now, TimeProvider.System.GetTimestamp());
+        var capture = new ResponseCapture(64 * 1024);
+        capture.OnBody(Completion);
+        var attempt = new AttemptRecord("gpt-4o-mini", "openai", AttemptOutcome.Ok, 200, TimeSpan.FromMilliseconds(420), null)
+        {
+            RawRequest = RequestBody,
+            Response = capture,
+            AppliedHeaders = [new("authorization", "[redacted]"), new("x-trace", "t1")],
+        };
+        inference.AddAttempt(attempt);
+        inference.CommittedAttempt = attempt;
+        _chatRows.ResetWrittenCount();
+        _modelRows.ResetWrittenCount();
+        var (chat, model) = _records.Write(inference, _chatRows, _modelRows);
+        return chat + model;
     }
 
     [Benchmark(Description = "request: parse body (model, stream, tensorzero:: fields)")]

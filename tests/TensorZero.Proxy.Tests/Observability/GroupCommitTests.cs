@@ -44,6 +44,17 @@ public sealed class GroupCommitTests : IDisposable
         WaitBound,
         _time);
 
+    /// <summary>Item 1's caller becomes the leader and its write is held (a stalled disk) until the test lets it go.</summary>
+    private async Task<Task> StallLeaderAsync(GroupCommit<int> commit)
+    {
+        _holdWrites = new ManualResetEventSlim(false);
+        var leader = Task.Run(() => commit.TryAdd(1, out _));
+        (await _writeStarted.WaitAsync(Patience)).Should().BeTrue();
+        return leader;
+    }
+
+    private void ReleaseWrites() => _holdWrites?.Set();
+
     [Fact]
     public void An_uncontended_item_is_written_by_its_own_caller_before_TryAdd_returns()
     {
@@ -60,16 +71,14 @@ public sealed class GroupCommitTests : IDisposable
     public async Task Callers_that_arrive_during_a_write_wait_for_one_batch_that_carries_all_their_items()
     {
         using var commit = Create();
-        _holdWrites = new ManualResetEventSlim(false);
-        var leader = Task.Run(() => commit.TryAdd(1, out _));
-        (await _writeStarted.WaitAsync(Patience)).Should().BeTrue();
+        var leader = await StallLeaderAsync(commit);
 
         commit.TryAdd(2, out var second).Should().BeTrue();
         commit.TryAdd(3, out var third).Should().BeTrue();
         second.IsCompleted.Should().BeFalse("item 2 waits for the write in progress to end and its own batch to be written");
         commit.PendingCount.Should().Be(3);
 
-        _holdWrites.Set();
+        ReleaseWrites();
         await leader.WaitAsync(Patience);
         await second.AsTask().WaitAsync(Patience);
         await third.AsTask().WaitAsync(Patience);
@@ -84,9 +93,7 @@ public sealed class GroupCommitTests : IDisposable
     public async Task A_stalled_write_holds_its_waiting_callers_no_longer_than_the_bound_and_their_items_are_written_later()
     {
         using var commit = Create();
-        _holdWrites = new ManualResetEventSlim(false);
-        var leader = Task.Run(() => commit.TryAdd(1, out _));
-        (await _writeStarted.WaitAsync(Patience)).Should().BeTrue();
+        var leader = await StallLeaderAsync(commit);
         commit.TryAdd(2, out var waiting).Should().BeTrue();
 
         _time.Advance(WaitBound / 2);
@@ -101,7 +108,7 @@ public sealed class GroupCommitTests : IDisposable
         await late.AsTask().WaitAsync(Patience);
         _released.Should().Be(2);
 
-        _holdWrites.Set();
+        ReleaseWrites();
         await leader.WaitAsync(Patience);
         _batches.SelectMany(b => b).Should().Equal(1, 2, 3);
     }
@@ -110,16 +117,14 @@ public sealed class GroupCommitTests : IDisposable
     public async Task A_full_queue_refuses_instead_of_blocking()
     {
         using var commit = Create(maxPending: 2);
-        _holdWrites = new ManualResetEventSlim(false);
-        var leader = Task.Run(() => commit.TryAdd(1, out _));
-        (await _writeStarted.WaitAsync(Patience)).Should().BeTrue();
+        var leader = await StallLeaderAsync(commit);
 
         commit.TryAdd(2, out _).Should().BeTrue();
         commit.TryAdd(3, out _).Should().BeTrue();
         commit.TryAdd(4, out var refused).Should().BeFalse("two items are already waiting behind the stalled write");
         refused.IsCompletedSuccessfully.Should().BeTrue();
 
-        _holdWrites.Set();
+        ReleaseWrites();
         await leader.WaitAsync(Patience);
         _batches.SelectMany(b => b).Should().Equal(1, 2, 3);
     }
@@ -129,12 +134,10 @@ public sealed class GroupCommitTests : IDisposable
     {
         using var commit = Create(leaderBatches: 1);
         var loop = commit.RunAsync();
-        _holdWrites = new ManualResetEventSlim(false);
-        var leader = Task.Run(() => commit.TryAdd(1, out _));
-        (await _writeStarted.WaitAsync(Patience)).Should().BeTrue();
+        var leader = await StallLeaderAsync(commit);
         commit.TryAdd(2, out var second).Should().BeTrue();
 
-        _holdWrites.Set();
+        ReleaseWrites();
         await leader.WaitAsync(Patience);
         await second.AsTask().WaitAsync(Patience);
 
@@ -164,14 +167,12 @@ public sealed class GroupCommitTests : IDisposable
     {
         using var commit = Create();
         var loop = commit.RunAsync();
-        _holdWrites = new ManualResetEventSlim(false);
-        var leader = Task.Run(() => commit.TryAdd(1, out _));
-        (await _writeStarted.WaitAsync(Patience)).Should().BeTrue();
+        var leader = await StallLeaderAsync(commit);
         commit.TryAdd(2, out var queued).Should().BeTrue();
 
         commit.Stop();
         commit.TryAdd(3, out _).Should().BeFalse();
-        _holdWrites.Set();
+        ReleaseWrites();
         await leader.WaitAsync(Patience);
         await queued.AsTask().WaitAsync(Patience);
         await loop.WaitAsync(Patience);

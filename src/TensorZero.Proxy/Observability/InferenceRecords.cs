@@ -416,15 +416,18 @@ internal sealed class InferenceRecords
 
     private static long Milliseconds(TimeSpan span) => Math.Clamp((long)Math.Round(span.TotalMilliseconds), 0, uint.MaxValue);
 
+    /// <summary>ClickHouse's basic DateTime text (the columns are <c>DateTime('UTC')</c>; values are UTC).</summary>
+    private const string TimestampFormat = "yyyy-MM-dd HH:mm:ss";
+
     private static void WriteTimestamp(Utf8JsonWriter w, DateTimeOffset at)
     {
         Span<byte> text = stackalloc byte[32];
-        at.UtcDateTime.TryFormat(text, out var length, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        at.UtcDateTime.TryFormat(text, out var length, TimestampFormat, CultureInfo.InvariantCulture);
         w.WriteString(Timestamp, text[..length]);
     }
 
     /// <summary>ClickHouse's basic DateTime text, in UTC (the columns are <c>DateTime('UTC')</c>).</summary>
-    public static string FormatTimestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    public static string FormatTimestamp(DateTimeOffset at) => at.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture);
 
     public static string Describe(InferenceOutcome outcome) => outcome switch
     {

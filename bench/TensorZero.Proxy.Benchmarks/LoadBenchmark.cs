@@ -298,7 +298,7 @@ internal sealed record LoadOptions(
         return new LoadOptions(
             Rates: (Value("--rates") ?? (quick ? "2000" : "500,1000,2000")).Split(',').Select(int.Parse).ToArray(),
             Rounds: int.Parse(Value("--rounds") ?? (quick ? "1" : "3"), CultureInfo.InvariantCulture),
-            Seconds: int.Parse(Value("--seconds") ?? (quick ? "5" : "12"), CultureInfo.InvariantCulture),
+            Seconds: int.Parse(Value("--seconds") ?? (quick ? "5" : "10"), CultureInfo.InvariantCulture),
             WarmupRounds: int.Parse(Value("--warmup-rounds") ?? (quick ? "1" : "3"), CultureInfo.InvariantCulture),
             WarmupSeconds: int.Parse(Value("--warmup-seconds") ?? (quick ? "5" : "8"), CultureInfo.InvariantCulture),
             OpenLoopClients: int.Parse(Value("--clients") ?? "20", CultureInfo.InvariantCulture),

@@ -144,6 +144,8 @@ public sealed class ProxyAttemptFeature
         Failure = kind;
         FailureDetail = detail;
         ResponseSuppressed = true;
+        // Nothing of a failed attempt reaches the client, a body it had buffered included.
+        DeferredBody = null;
     }
 }
 

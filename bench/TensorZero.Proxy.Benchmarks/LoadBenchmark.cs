@@ -291,9 +291,13 @@ internal sealed record LoadOptions(
     int[] Rates, int Rounds, int Seconds, int WarmupRounds, int WarmupSeconds, int OpenLoopClients, int Connections, int BudgetRate, int TtftRequests, bool KeepWork,
     string GatewayCpus, string MockCpus, string LoadCpus, bool Observability)
 {
+    /// <summary>The value after <paramref name="name"/> on a command line, or null.</summary>
+    public static string? Option(string[] args, string name) =>
+        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
     public static LoadOptions Parse(string[] args)
     {
-        string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        string? Value(string name) => Option(args, name);
         var quick = args.Contains("--quick");
         return new LoadOptions(
             Rates: (Value("--rates") ?? (quick ? "2000" : "500,1000,2000")).Split(',').Select(int.Parse).ToArray(),

@@ -12,7 +12,7 @@ internal static class SoakBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        string? Value(string name) => LoadOptions.Option(args, name);
         var minutes = int.Parse(Value("--minutes") ?? "10", CultureInfo.InvariantCulture);
         var rate = int.Parse(Value("--rate") ?? "1000", CultureInfo.InvariantCulture);
         if (minutes < 3)

@@ -55,9 +55,6 @@ internal static partial class Log
     [LoggerMessage(409, LogLevel.Error, "Writing {Rows} {Table} row(s) to the observability queue failed; they are lost")]
     public static partial void QueueWriteFailed(ILogger logger, string table, int rows, Exception exception);
 
-    [LoggerMessage(413, LogLevel.Error, "Writing a batch of {Records} inference record(s) to the observability queue failed; they are lost")]
-    public static partial void BatchFailed(ILogger logger, int records, Exception exception);
-
     [LoggerMessage(410, LogLevel.Warning, "Reading the {Table} observability queue failed; retrying")]
     public static partial void QueueReadFailed(ILogger logger, string table, Exception exception);
 
@@ -66,6 +63,9 @@ internal static partial class Log
 
     [LoggerMessage(412, LogLevel.Information, "Observability stopped; {ChatRows} ChatInference and {ModelRows} ModelInference row(s) stay queued on disk for the next start")]
     public static partial void ObservabilityStopped(ILogger logger, long chatRows, long modelRows);
+
+    [LoggerMessage(413, LogLevel.Error, "Writing a batch of {Records} inference record(s) to the observability queue failed; they are lost")]
+    public static partial void BatchFailed(ILogger logger, int records, Exception exception);
 
     [LoggerMessage(200, LogLevel.Debug, "Attempt at provider '{Provider}' of model '{Model}': {Outcome} (status {Status}) after {ElapsedMs} ms")]
     public static partial void AttemptFinished(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs);

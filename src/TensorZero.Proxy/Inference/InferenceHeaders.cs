@@ -21,6 +21,12 @@ internal static class InferenceHeaders
         {
             headers["x-tensorzero-variant"] = inference.VariantName;
         }
-        headers["x-tensorzero-attempts"] = ModelRunner.AttemptsText(attempts);
+        headers["x-tensorzero-attempts"] = AttemptsText(attempts);
     }
+
+    private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 16).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
+    /// <summary>The attempt count as header text, without formatting for the common small counts.</summary>
+    private static string AttemptsText(int count) =>
+        count < SmallNumbers.Length ? SmallNumbers[count] : count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

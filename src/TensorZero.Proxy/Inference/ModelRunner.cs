@@ -164,12 +164,6 @@ internal sealed class ModelRunner
         return new ModelRunResult(ModelRunOutcome.AllProvidersFailed, rateLimited);
     }
 
-    private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 16).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-
-    /// <summary>The attempt count as header text, without formatting for the common small counts.</summary>
-    internal static string AttemptsText(int count) =>
-        count < SmallNumbers.Length ? SmallNumbers[count] : count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
     /// <summary>The circuit breaker key of a provider: its cluster (shorthands share one per type).</summary>
     private static string Key(RuntimeProvider provider) => provider.ClusterId ?? $"dummy/{provider.ModelName}/{provider.Name}";
 

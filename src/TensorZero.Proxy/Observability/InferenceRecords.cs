@@ -30,6 +30,10 @@ internal sealed class InferenceRecords
     /// <summary>Request fields stored elsewhere or not at all: model, messages, stream and the tensorzero:: ones.</summary>
     private static readonly byte[] TensorZeroPrefix = Encoding.UTF8.GetBytes(InferenceRequest.TensorZeroPrefix);
 
+    /// <summary>The bytes JSON strings must escape: '"', '\\' and the control characters.</summary>
+    private static readonly SearchValues<byte> MustEscape = SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, (byte)'"', (byte)'\\']);
+
     // Column names, encoded once.
     private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
     private static readonly JsonEncodedText EpisodeId = JsonEncodedText.Encode("episode_id");
@@ -74,6 +78,7 @@ internal sealed class InferenceRecords
     private readonly int _maxRawBytes;
     private readonly double _ticksPerSecond;
     private readonly ArrayBufferWriter<byte> _scratch = new(1024);
+    private readonly ArrayBufferWriter<byte> _escaped = new(4096);
     private readonly List<Range> _tools = [];
     private readonly List<Range> _parameters = [];
     private Utf8JsonWriter? _writer;
@@ -237,7 +242,7 @@ internal sealed class InferenceRecords
         {
             // The middleware parsed this body already; a failure here only leaves the columns empty.
         }
-        w.WriteString(Input, messages);
+        WriteText(w, Input, messages);
         WriteObjectText(w, ToolParams, body, _tools);
         WriteObjectText(w, InferenceParams, body, _parameters);
     }
@@ -300,7 +305,7 @@ internal sealed class InferenceRecords
             _scratch.Write(body.AsSpan(members[i]));
         }
         _scratch.Write("}"u8);
-        w.WriteString(column, _scratch.WrittenSpan);
+        WriteText(w, column, _scratch.WrittenSpan);
     }
 
     /// <summary><c>output</c>: TensorZero's content blocks, <c>[{"type":"text",...},{"type":"tool_call",...}]</c>, as JSON text.</summary>
@@ -334,7 +339,7 @@ internal sealed class InferenceRecords
         }
         inner.WriteEndArray();
         inner.Flush();
-        w.WriteString(Output, _scratch.WrittenSpan);
+        WriteText(w, Output, _scratch.WrittenSpan);
     }
 
     private Utf8JsonWriter Scratch()
@@ -362,15 +367,84 @@ internal sealed class InferenceRecords
             }
             bytes = bytes[..cut];
         }
-        if (Utf8.IsValid(bytes))
-        {
-            w.WriteString(column, bytes);
-        }
-        else
-        {
-            w.WriteString(column, Encoding.UTF8.GetString(bytes));
-        }
+        WriteText(w, column, bytes);
     }
+
+    /// <summary>
+    /// A string column holding text that is mostly JSON (request members, the raw request and response): UTF-8 as it
+    /// is, with only what JSON requires escaped ('"', '\\', control characters). <see cref="Utf8JsonWriter"/>'s
+    /// encoder takes its slow path at the first quote, and JSON text has a quote every few bytes. Invalid UTF-8
+    /// becomes U+FFFD.
+    /// </summary>
+    private void WriteText(Utf8JsonWriter w, JsonEncodedText column, ReadOnlySpan<byte> utf8)
+    {
+        if (!Utf8.IsValid(utf8))
+        {
+            w.WriteString(column, Encoding.UTF8.GetString(utf8));
+            return;
+        }
+        _escaped.ResetWrittenCount();
+        EscapeString(utf8, _escaped);
+        w.WritePropertyName(column);
+        w.WriteRawValue(_escaped.WrittenSpan, skipInputValidation: true);
+    }
+
+    /// <summary>Writes valid UTF-8 as a JSON string literal, quotes included.</summary>
+    internal static void EscapeString(ReadOnlySpan<byte> utf8, IBufferWriter<byte> output)
+    {
+        var rest = utf8;
+        var destination = output.GetSpan(rest.Length + rest.Length / 8 + 16);
+        var written = 0;
+        destination[written++] = (byte)'"';
+        while (true)
+        {
+            var next = rest.IndexOfAny(MustEscape);
+            var run = next < 0 ? rest.Length : next;
+            // Room for the run, one escape (at most 6 bytes) and the closing quote.
+            if (destination.Length - written < run + 7)
+            {
+                output.Advance(written);
+                written = 0;
+                destination = output.GetSpan(run + 7 + rest.Length / 8 + 16);
+            }
+            rest[..run].CopyTo(destination[written..]);
+            written += run;
+            if (next < 0)
+            {
+                break;
+            }
+            var b = rest[next];
+            destination[written++] = (byte)'\\';
+            switch (b)
+            {
+                case (byte)'"':
+                case (byte)'\\':
+                    destination[written++] = b;
+                    break;
+                case (byte)'\n':
+                    destination[written++] = (byte)'n';
+                    break;
+                case (byte)'\r':
+                    destination[written++] = (byte)'r';
+                    break;
+                case (byte)'\t':
+                    destination[written++] = (byte)'t';
+                    break;
+                default:
+                    destination[written++] = (byte)'u';
+                    destination[written++] = (byte)'0';
+                    destination[written++] = (byte)'0';
+                    destination[written++] = HexDigit(b >> 4);
+                    destination[written++] = HexDigit(b & 0xF);
+                    break;
+            }
+            rest = rest[(next + 1)..];
+        }
+        destination[written++] = (byte)'"';
+        output.Advance(written);
+    }
+
+    private static byte HexDigit(int value) => (byte)(value < 10 ? '0' + value : 'a' + value - 10);
 
     private static void WriteNested(Utf8JsonWriter w, JsonEncodedText keys, JsonEncodedText values, IReadOnlyCollection<KeyValuePair<string, string>> pairs)
     {

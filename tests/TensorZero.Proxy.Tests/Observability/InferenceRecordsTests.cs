@@ -206,6 +206,61 @@ public sealed class InferenceRecordsTests
     }
 
     [Theory]
+    [InlineData("")]
+    [InlineData("plain text")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"say \\\"hi\\\"\\n\"}]}")]
+    [InlineData("back\\slash \"quote\" tab\t cr\r lf\n nul\0 bell\a esc\u001b unit\u001f del\u007f")]
+    [InlineData("é€😀 \u2028 \u2029 </script> +&'<>")]
+    public void EscapeString_AnyText_ReadsBackAsTheSameString(string text)
+    {
+        var output = new ArrayBufferWriter<byte>(4); // small: the escaper must ask for more room as it goes
+
+        InferenceRecords.EscapeString(Encoding.UTF8.GetBytes(text), output);
+
+        JsonSerializer.Deserialize<string>(output.WrittenSpan).Should().Be(text);
+    }
+
+    [Fact]
+    public void EscapeString_TextThatIsAllEscapes_GrowsTheOutputAsItGoes()
+    {
+        // Every character escaped (2 or 6 bytes each): far more than the first span asked for.
+        var text = string.Concat(Enumerable.Range(0, 3000).Select(i => (char)(i % 34 == 33 ? '"' : i % 33)));
+        var output = new ArrayBufferWriter<byte>(1);
+
+        InferenceRecords.EscapeString(Encoding.UTF8.GetBytes(text), output);
+
+        JsonSerializer.Deserialize<string>(output.WrittenSpan).Should().Be(text);
+    }
+
+    [Fact]
+    public void EscapeString_EscapesOnlyWhatJsonRequires()
+    {
+        var output = new ArrayBufferWriter<byte>();
+
+        InferenceRecords.EscapeString("\"a\\b\n\u0001é😀<"u8, output);
+
+        Encoding.UTF8.GetString(output.WrittenSpan).Should().Be("\"\\\"a\\\\b\\n\\u0001é😀<\"");
+    }
+
+    [Fact]
+    public void Write_RawColumnsWithQuotesControlsAndInvalidUtf8_ReadBackAsText()
+    {
+        var time = new FakeTimeProvider();
+        var request = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a \\\"q\\\" \\n é\"}],\"temperature\":0.5}";
+        var inference = Inference(request, time);
+        inference.AddAttempt(new AttemptRecord("m", "p", AttemptOutcome.Error, null, TimeSpan.Zero, "broken")
+        {
+            RawRequest = (byte[])[.. "{\"x\":\"\t\"}"u8, 0xFF, (byte)'!'],
+        });
+
+        var (chat, models) = Serialize(inference, time, maxRaw: 1024);
+
+        chat.GetProperty("input").GetString().Should().Be("[{\"role\":\"user\",\"content\":\"a \\\"q\\\" \\n é\"}]");
+        chat.GetProperty("inference_params").GetString().Should().Be("{\"temperature\":0.5}");
+        models.Single().GetProperty("raw_request").GetString().Should().Be("{\"x\":\"\t\"}\uFFFD!", "invalid UTF-8 becomes U+FFFD");
+    }
+
+    [Theory]
     [InlineData(nameof(InferenceOutcome.Ok), "ok")]
     [InlineData(nameof(InferenceOutcome.Error), "error")]
     [InlineData(nameof(InferenceOutcome.Truncated), "truncated")]

@@ -73,6 +73,24 @@ public class HotPathBenchmarks
         return chat + model;
     }
 
+    [Benchmark(Description = "record: the raw response as a string column, the records' escaper")]
+    public int EscapeRawResponse()
+    {
+        _output.ResetWrittenCount();
+        InferenceRecords.EscapeString(Completion, _output);
+        return _output.WrittenCount;
+    }
+
+    [Benchmark(Description = "record: the raw response as a string column, Utf8JsonWriter (relaxed encoder; before)")]
+    public int WriteRawResponseWithJsonWriter()
+    {
+        _output.ResetWrittenCount();
+        using var writer = new System.Text.Json.Utf8JsonWriter(_output, JsonOptions.Writer);
+        writer.WriteStringValue(Completion);
+        writer.Flush();
+        return _output.WrittenCount;
+    }
+
     [Benchmark(Description = "request: parse body (model, stream, tensorzero:: fields)")]
     public bool ParseRequest() => InferenceRequest.TryParse(RequestBody, out _, out _);
 

@@ -79,23 +79,34 @@ internal static class LoadBenchmark
         }
 
         Console.WriteLine();
-        Console.WriteLine("| closed loop | requests/s | relative to yarp |");
-        Console.WriteLine("|---|---|---|");
-        var closed = new Dictionary<string, double>();
-        for (var round = 0; round < options.Rounds; round++)
+        // Closed loop: the mock alone once (it must be far faster than both routes), then the plain YARP route and the
+        // gateway in short alternating pairs (ABBA order), so that the machine's slow spells fall on both alike. The
+        // budget figure is the median of the pairs' ratios; the ratio of the totals is printed beside it.
+        var mockAlone = await H2LoadAsync(targets[0], body, work, rate: null, options.Seconds, options.Connections);
+        var pairs = new List<(double Yarp, double Gateway)>();
+        for (var round = 0; round < options.ClosedPairs; round++)
         {
-            foreach (var target in Rotate(targets, round))
+            var pair = new Dictionary<string, double>();
+            foreach (var target in round % 2 == 0 ? targets[1..] : [targets[2], targets[1]])
             {
-                var l = await H2LoadAsync(target, body, work, rate: null, options.Seconds, options.Connections);
+                var l = await H2LoadAsync(target, body, work, rate: null, options.ClosedSeconds, options.Connections);
                 rig.CountGatewayResponses(target, l);
-                closed[target.Name] = closed.GetValueOrDefault(target.Name) + l.Count / (double)options.Seconds / options.Rounds;
+                pair[target.Name] = l.Count / (double)options.ClosedSeconds;
             }
+            pairs.Add((pair["yarp"], pair["gateway"]));
         }
-        foreach (var target in targets)
+        Console.WriteLine($"| closed loop, {options.Connections} connections | requests/s | relative to yarp |");
+        Console.WriteLine("|---|---|---|");
+        Console.WriteLine($"| direct ({options.Seconds} s) | {mockAlone.Count / (double)options.Seconds:F0} | {mockAlone.Count / (double)options.Seconds / pairs.Average(p => p.Yarp):P1} |");
+        for (var i = 0; i < pairs.Count; i++)
         {
-            Console.WriteLine($"| {target.Name} | {closed[target.Name]:F0} | {closed[target.Name] / closed["yarp"]:P1} |");
+            Console.WriteLine($"| pair {i + 1} ({options.ClosedSeconds} s each): yarp / gateway | {pairs[i].Yarp:F0} / {pairs[i].Gateway:F0} | {pairs[i].Gateway / pairs[i].Yarp:P1} |");
         }
-        var throughputOk = closed["gateway"] / closed["yarp"] >= 0.85;
+        var totalRatio = pairs.Sum(p => p.Gateway) / pairs.Sum(p => p.Yarp);
+        var medianRatio = Median(pairs.Select(p => p.Gateway / p.Yarp));
+        Console.WriteLine($"| all pairs: yarp / gateway | {pairs.Average(p => p.Yarp):F0} / {pairs.Average(p => p.Gateway):F0} | {totalRatio:P1} |");
+        Console.WriteLine($"closed-loop gateway / yarp: median of {pairs.Count} pairs {medianRatio:P1}, ratio of totals {totalRatio:P1}");
+        var throughputOk = medianRatio >= 0.85;
 
         var ttft = await TtftBenchmark.RunAsync(targets[0].Url, targets[2].Url, options.TtftRequests);
         rig.CountGatewayResponses(TtftBenchmark.Requests(options.TtftRequests));
@@ -117,6 +128,12 @@ internal static class LoadBenchmark
     }
 
     private static string LoadCpus { get; set; } = "1";
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
 
     private static IEnumerable<Target> Rotate(Target[] targets, int round) => targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length));
 
@@ -288,7 +305,8 @@ internal sealed record Latencies(long Count, long Succeeded, double[] SortedMs)
 
 /// <summary>Options of the load run; the defaults keep it under ten minutes.</summary>
 internal sealed record LoadOptions(
-    int[] Rates, int Rounds, int Seconds, int WarmupRounds, int WarmupSeconds, int OpenLoopClients, int Connections, int BudgetRate, int TtftRequests, bool KeepWork,
+    int[] Rates, int Rounds, int Seconds, int WarmupRounds, int WarmupSeconds, int OpenLoopClients, int Connections, int ClosedPairs, int ClosedSeconds, int BudgetRate,
+    int TtftRequests, bool KeepWork,
     string GatewayCpus, string MockCpus, string LoadCpus, bool Observability)
 {
     /// <summary>The value after <paramref name="name"/> on a command line, or null.</summary>
@@ -307,6 +325,8 @@ internal sealed record LoadOptions(
             WarmupSeconds: int.Parse(Value("--warmup-seconds") ?? (quick ? "5" : "8"), CultureInfo.InvariantCulture),
             OpenLoopClients: int.Parse(Value("--clients") ?? "20", CultureInfo.InvariantCulture),
             Connections: int.Parse(Value("--connections") ?? "64", CultureInfo.InvariantCulture),
+            ClosedPairs: int.Parse(Value("--closed-pairs") ?? (quick ? "2" : "9"), CultureInfo.InvariantCulture),
+            ClosedSeconds: int.Parse(Value("--closed-seconds") ?? (quick ? "5" : "4"), CultureInfo.InvariantCulture),
             BudgetRate: 2000,
             TtftRequests: int.Parse(Value("--ttft-requests") ?? (quick ? "500" : "3000"), CultureInfo.InvariantCulture),
             KeepWork: args.Contains("--keep"),

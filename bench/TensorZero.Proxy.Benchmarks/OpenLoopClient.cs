@@ -96,8 +96,8 @@ internal static partial class OpenLoopClient
     /// </summary>
     private static void WaitUntil(long due)
     {
-        var left = (due - Stopwatch.GetTimestamp()) * 1_000_000 / Stopwatch.Frequency;
-        if (left > 0)
+        long left;
+        while ((left = (due - Stopwatch.GetTimestamp()) * 1_000_000 / Stopwatch.Frequency) > 0)
         {
             _ = Usleep((uint)Math.Min(left, 5000));
         }

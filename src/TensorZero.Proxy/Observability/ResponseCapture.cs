@@ -99,13 +99,214 @@ internal sealed class ResponseCapture : IResponseTap
         }
         try
         {
-            using var document = JsonDocument.Parse(body);
-            ReadCompletion(document.RootElement, "message");
+            ReadBufferedCompletion(body.Span);
         }
         catch (JsonException)
         {
             // Not JSON: the raw response is all there is.
         }
+    }
+
+    /// <summary>
+    /// A buffered completion in one reader pass (no document): the first choice's <c>message</c> (content, tool calls)
+    /// and <c>finish_reason</c>, and <c>usage</c>. What it finds is kept only once the whole body has read as JSON.
+    /// </summary>
+    private void ReadBufferedCompletion(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return;
+        }
+        var found = new BufferedCompletion();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("choices"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartArray)
+            {
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    ReadBufferedChoice(ref reader, found);
+                }
+            }
+            else if (reader.ValueTextEquals("usage"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var prompt = reader.ValueTextEquals("prompt_tokens"u8);
+                    var completion = !prompt && reader.ValueTextEquals("completion_tokens"u8);
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var tokens) && (prompt || completion))
+                    {
+                        (prompt ? ref found.InputTokens : ref found.OutputTokens) = tokens;
+                    }
+                    reader.Skip();
+                }
+            }
+            else
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    reader.Read();
+                }
+                reader.Skip();
+            }
+        }
+        // The rest of the body must be whitespace: a body that is not one JSON value adds nothing.
+        if (reader.Read())
+        {
+            return;
+        }
+
+        foreach (var choice in found.FirstChoices)
+        {
+            if (choice.Content is { } content)
+            {
+                _sawContent = true;
+                _text.Append(content);
+            }
+            var position = 0;
+            foreach (var call in choice.ToolCalls)
+            {
+                var index = call.Index ?? position;
+                position++;
+                var builder = _toolCalls.Find(t => t.Index == index);
+                if (builder is null)
+                {
+                    builder = new ToolCallBuilder(index);
+                    _toolCalls.Add(builder);
+                }
+                builder.Id = call.Id ?? builder.Id;
+                builder.Name.Append(call.Name);
+                builder.Arguments.Append(call.Arguments);
+            }
+            FinishReason = choice.FinishReason ?? FinishReason;
+        }
+        InputTokens = found.InputTokens ?? InputTokens;
+        OutputTokens = found.OutputTokens ?? OutputTokens;
+    }
+
+    /// <summary>One element of <c>choices</c>, kept when it is the first choice (no <c>index</c>, or 0).</summary>
+    private static void ReadBufferedChoice(ref Utf8JsonReader reader, BufferedCompletion found)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return;
+        }
+        var choice = new BufferedChoice();
+        var first = true;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("index"u8))
+            {
+                reader.Read();
+                first = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) && i == 0;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("finish_reason"u8))
+            {
+                reader.Read();
+                choice.FinishReason = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("message"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                ReadBufferedMessage(ref reader, choice);
+            }
+            else
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    reader.Read();
+                }
+                reader.Skip();
+            }
+        }
+        if (first)
+        {
+            found.FirstChoices.Add(choice);
+        }
+    }
+
+    /// <summary>A choice's <c>message</c>: its string <c>content</c> and its <c>tool_calls</c>.</summary>
+    private static void ReadBufferedMessage(ref Utf8JsonReader reader, BufferedChoice choice)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("content"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    choice.Content = reader.GetString();
+                }
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("tool_calls"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartArray)
+            {
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+                    choice.ToolCalls.Add(ReadBufferedToolCall(ref reader));
+                }
+            }
+            else
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    reader.Read();
+                }
+                reader.Skip();
+            }
+        }
+    }
+
+    private static BufferedToolCall ReadBufferedToolCall(ref Utf8JsonReader reader)
+    {
+        var call = new BufferedToolCall();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("index"u8))
+            {
+                reader.Read();
+                call.Index = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) ? n : null;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("id"u8))
+            {
+                reader.Read();
+                call.Id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("function"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = reader.ValueTextEquals("name"u8);
+                    var arguments = !name && reader.ValueTextEquals("arguments"u8);
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && (name || arguments))
+                    {
+                        (name ? ref call.Name : ref call.Arguments) = reader.GetString();
+                    }
+                    reader.Skip();
+                }
+            }
+            else
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    reader.Read();
+                }
+                reader.Skip();
+            }
+        }
+        return call;
     }
 
     private void ReadChunk(JsonElement root) => ReadCompletion(root, "delta");
@@ -249,6 +450,29 @@ internal sealed class ResponseCapture : IResponseTap
             length += payload.Length;
         }
         return rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length);
+    }
+
+    /// <summary>What a buffered body holds, kept aside until the whole body has read as JSON.</summary>
+    private sealed class BufferedCompletion
+    {
+        public readonly List<BufferedChoice> FirstChoices = [];
+        public int? InputTokens;
+        public int? OutputTokens;
+    }
+
+    private sealed class BufferedChoice
+    {
+        public readonly List<BufferedToolCall> ToolCalls = [];
+        public string? Content;
+        public string? FinishReason;
+    }
+
+    private sealed class BufferedToolCall
+    {
+        public int? Index;
+        public string? Id;
+        public string? Name;
+        public string? Arguments;
     }
 
     private sealed class ToolCallBuilder(int index)

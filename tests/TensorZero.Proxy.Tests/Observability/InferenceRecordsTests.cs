@@ -70,6 +70,48 @@ public sealed class InferenceRecordsTests
     }
 
     [Fact]
+    public void Complete_BufferedBody_TakesTheFirstChoiceWhereverItsIndexIsAndSkipsWhatItDoesNotStore()
+    {
+        var capture = new ResponseCapture(1 << 20);
+        capture.OnBody(Encoding.UTF8.GetBytes("""
+            {"id":"x","choices":[
+               {"message":{"content":"second","tool_calls":[{"id":"z","function":{"name":"no","arguments":"{}"}}]},"finish_reason":"length","index":1},
+               {"logprobs":{"content":[{"token":"a","top_logprobs":[]}]},"message":{"refusal":null,"annotations":[{"a":[1,{"b":2}]}],
+                "content":"first \"quoted\" é","tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":"[2]"}},
+                {"function":{"name":"f","arguments":{"not":"a string"}},"id":"a","index":0}]},"index":0,"finish_reason":"stop"},
+               "not a choice"],
+             "usage":{"prompt_tokens":7,"completion_tokens":null,"prompt_tokens_details":{"cached_tokens":0}},"system_fingerprint":null}
+            """));
+
+        capture.Complete();
+
+        capture.Text.Should().Be("first \"quoted\" é");
+        capture.ToolCalls.Should().Equal(new CapturedToolCall("a", "f", ""), new CapturedToolCall("b", "g", "[2]"));
+        capture.FinishReason.Should().Be("stop");
+        capture.InputTokens.Should().Be(7);
+        capture.OutputTokens.Should().BeNull("a null count is no count");
+    }
+
+    [Theory]
+    [InlineData("""{"choices":[{"message":{"content":"hi"}}]} trailing""")]
+    [InlineData("""{"choices":[{"message":{"content":"hi"}}]""")]
+    [InlineData("""{"choices":[{"message":{"content":"hi"}}]}{"usage":{}}""")]
+    [InlineData("""[{"choices":[{"message":{"content":"hi"}}]}]""")]
+    [InlineData("""<html>bad gateway</html>""")]
+    public void Complete_BodyThatIsNotOneJsonObject_AddsNothing(string body)
+    {
+        var capture = new ResponseCapture(1 << 20);
+        capture.OnBody(Encoding.UTF8.GetBytes(body));
+
+        capture.Complete();
+
+        capture.Text.Should().BeNull();
+        capture.ToolCalls.Should().BeEmpty();
+        capture.InputTokens.Should().BeNull();
+        capture.RawLength.Should().Be(Encoding.UTF8.GetByteCount(body), "the raw response is still kept");
+    }
+
+    [Fact]
     public void OnBodyChunk_ErrorBody_IsKeptUpToTheCap()
     {
         var capture = new ResponseCapture(10);

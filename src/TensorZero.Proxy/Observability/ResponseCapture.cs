@@ -145,11 +145,7 @@ internal sealed class ResponseCapture : IResponseTap
             }
             else
             {
-                if (reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    reader.Read();
-                }
-                reader.Skip();
+                SkipValue(ref reader);
             }
         }
         // The rest of the body must be whitespace: a body that is not one JSON value adds nothing.
@@ -216,11 +212,7 @@ internal sealed class ResponseCapture : IResponseTap
             }
             else
             {
-                if (reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    reader.Read();
-                }
-                reader.Skip();
+                SkipValue(ref reader);
             }
         }
         if (first)
@@ -257,11 +249,7 @@ internal sealed class ResponseCapture : IResponseTap
             }
             else
             {
-                if (reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    reader.Read();
-                }
-                reader.Skip();
+                SkipValue(ref reader);
             }
         }
     }
@@ -299,11 +287,7 @@ internal sealed class ResponseCapture : IResponseTap
             }
             else
             {
-                if (reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    reader.Read();
-                }
-                reader.Skip();
+                SkipValue(ref reader);
             }
         }
         return call;
@@ -450,6 +434,16 @@ internal sealed class ResponseCapture : IResponseTap
             length += payload.Length;
         }
         return rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length);
+    }
+
+    /// <summary>Skips the value of a member the reader is at: from its name, or from its value once a test has read it.</summary>
+    private static void SkipValue(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.PropertyName)
+        {
+            reader.Read();
+        }
+        reader.Skip();
     }
 
     /// <summary>What a buffered body holds, kept aside until the whole body has read as JSON.</summary>

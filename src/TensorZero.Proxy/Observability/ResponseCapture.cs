@@ -133,14 +133,18 @@ internal sealed class ResponseCapture : IResponseTap
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var prompt = reader.ValueTextEquals("prompt_tokens"u8);
-                    var completion = !prompt && reader.ValueTextEquals("completion_tokens"u8);
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var tokens) && (prompt || completion))
+                    if (reader.ValueTextEquals("prompt_tokens"u8))
                     {
-                        (prompt ? ref found.InputTokens : ref found.OutputTokens) = tokens;
+                        found.InputTokens = ReadInt32(ref reader) ?? found.InputTokens;
                     }
-                    reader.Skip();
+                    else if (reader.ValueTextEquals("completion_tokens"u8))
+                    {
+                        found.OutputTokens = ReadInt32(ref reader) ?? found.OutputTokens;
+                    }
+                    else
+                    {
+                        SkipValue(ref reader);
+                    }
                 }
             }
             else
@@ -196,15 +200,11 @@ internal sealed class ResponseCapture : IResponseTap
         {
             if (reader.ValueTextEquals("index"u8))
             {
-                reader.Read();
-                first = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) && i == 0;
-                reader.Skip();
+                first = ReadInt32(ref reader) == 0;
             }
             else if (reader.ValueTextEquals("finish_reason"u8))
             {
-                reader.Read();
-                choice.FinishReason = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                reader.Skip();
+                choice.FinishReason = ReadString(ref reader);
             }
             else if (reader.ValueTextEquals("message"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
@@ -228,12 +228,7 @@ internal sealed class ResponseCapture : IResponseTap
         {
             if (reader.ValueTextEquals("content"u8))
             {
-                reader.Read();
-                if (reader.TokenType == JsonTokenType.String)
-                {
-                    choice.Content = reader.GetString();
-                }
-                reader.Skip();
+                choice.Content = ReadString(ref reader) ?? choice.Content;
             }
             else if (reader.ValueTextEquals("tool_calls"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartArray)
             {
@@ -261,28 +256,28 @@ internal sealed class ResponseCapture : IResponseTap
         {
             if (reader.ValueTextEquals("index"u8))
             {
-                reader.Read();
-                call.Index = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) ? n : null;
-                reader.Skip();
+                call.Index = ReadInt32(ref reader);
             }
             else if (reader.ValueTextEquals("id"u8))
             {
-                reader.Read();
-                call.Id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                reader.Skip();
+                call.Id = ReadString(ref reader);
             }
             else if (reader.ValueTextEquals("function"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var name = reader.ValueTextEquals("name"u8);
-                    var arguments = !name && reader.ValueTextEquals("arguments"u8);
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String && (name || arguments))
+                    if (reader.ValueTextEquals("name"u8))
                     {
-                        (name ? ref call.Name : ref call.Arguments) = reader.GetString();
+                        call.Name = ReadString(ref reader);
                     }
-                    reader.Skip();
+                    else if (reader.ValueTextEquals("arguments"u8))
+                    {
+                        call.Arguments = ReadString(ref reader);
+                    }
+                    else
+                    {
+                        SkipValue(ref reader);
+                    }
                 }
             }
             else
@@ -434,6 +429,24 @@ internal sealed class ResponseCapture : IResponseTap
             length += payload.Length;
         }
         return rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length);
+    }
+
+    /// <summary>The value of the member whose name the reader is at, when it is a string (any other value is skipped).</summary>
+    private static string? ReadString(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        var value = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        reader.Skip();
+        return value;
+    }
+
+    /// <summary>The value of the member whose name the reader is at, when it is a 32-bit integer (any other value is skipped).</summary>
+    private static int? ReadInt32(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        int? value = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var number) ? number : null;
+        reader.Skip();
+        return value;
     }
 
     /// <summary>Skips the value of a member the reader is at: from its name, or from its value once a test has read it.</summary>

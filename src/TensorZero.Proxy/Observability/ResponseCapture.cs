@@ -69,8 +69,7 @@ internal sealed class ResponseCapture : IResponseTap
             {
                 return; // "[DONE]", comments, keep-alives.
             }
-            using var document = JsonDocument.Parse(data);
-            ReadChunk(document.RootElement);
+            ReadCompletion(data.Span, "delta"u8);
         }
         catch (JsonException)
         {
@@ -99,7 +98,7 @@ internal sealed class ResponseCapture : IResponseTap
         }
         try
         {
-            ReadBufferedCompletion(body.Span);
+            ReadCompletion(body.Span, "message"u8);
         }
         catch (JsonException)
         {
@@ -108,10 +107,11 @@ internal sealed class ResponseCapture : IResponseTap
     }
 
     /// <summary>
-    /// A buffered completion in one reader pass (no document): the first choice's <c>message</c> (content, tool calls)
-    /// and <c>finish_reason</c>, and <c>usage</c>. What it finds is kept only once the whole body has read as JSON.
+    /// A completion body (<paramref name="messageMember"/> <c>message</c>) or a stream chunk (<c>delta</c>) in one reader
+    /// pass (no document): the first choice's message (content appended, tool call parts appended by index) and
+    /// <c>finish_reason</c>, and <c>usage</c>. What it finds is kept only once the whole payload has read as JSON.
     /// </summary>
-    private void ReadBufferedCompletion(ReadOnlySpan<byte> json)
+    private void ReadCompletion(ReadOnlySpan<byte> json, ReadOnlySpan<byte> messageMember)
     {
         var reader = new Utf8JsonReader(json);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -119,14 +119,14 @@ internal sealed class ResponseCapture : IResponseTap
             reader.Skip();
             return;
         }
-        var found = new BufferedCompletion();
+        var found = new ParsedCompletion();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("choices"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartArray)
             {
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    ReadBufferedChoice(ref reader, found);
+                    ReadChoice(ref reader, messageMember, found);
                 }
             }
             else if (reader.ValueTextEquals("usage"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
@@ -168,7 +168,8 @@ internal sealed class ResponseCapture : IResponseTap
             var position = 0;
             foreach (var call in choice.ToolCalls)
             {
-                var index = call.Index ?? position;
+                // Without an index, a stream's parts belong to call 0 and a body's calls come in order.
+                var index = call.Index ?? (IsStream ? 0 : position);
                 position++;
                 var builder = _toolCalls.Find(t => t.Index == index);
                 if (builder is null)
@@ -187,14 +188,14 @@ internal sealed class ResponseCapture : IResponseTap
     }
 
     /// <summary>One element of <c>choices</c>, kept when it is the first choice (no <c>index</c>, or 0).</summary>
-    private static void ReadBufferedChoice(ref Utf8JsonReader reader, BufferedCompletion found)
+    private static void ReadChoice(ref Utf8JsonReader reader, ReadOnlySpan<byte> messageMember, ParsedCompletion found)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             reader.Skip();
             return;
         }
-        var choice = new BufferedChoice();
+        var choice = new ParsedChoice();
         var first = true;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -206,9 +207,9 @@ internal sealed class ResponseCapture : IResponseTap
             {
                 choice.FinishReason = ReadString(ref reader);
             }
-            else if (reader.ValueTextEquals("message"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            else if (reader.ValueTextEquals(messageMember) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
-                ReadBufferedMessage(ref reader, choice);
+                ReadMessage(ref reader, choice);
             }
             else
             {
@@ -221,8 +222,8 @@ internal sealed class ResponseCapture : IResponseTap
         }
     }
 
-    /// <summary>A choice's <c>message</c>: its string <c>content</c> and its <c>tool_calls</c>.</summary>
-    private static void ReadBufferedMessage(ref Utf8JsonReader reader, BufferedChoice choice)
+    /// <summary>A choice's message or delta: its string <c>content</c> and its <c>tool_calls</c>.</summary>
+    private static void ReadMessage(ref Utf8JsonReader reader, ParsedChoice choice)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -239,7 +240,7 @@ internal sealed class ResponseCapture : IResponseTap
                         reader.Skip();
                         continue;
                     }
-                    choice.ToolCalls.Add(ReadBufferedToolCall(ref reader));
+                    choice.ToolCalls.Add(ReadToolCall(ref reader));
                 }
             }
             else
@@ -249,9 +250,9 @@ internal sealed class ResponseCapture : IResponseTap
         }
     }
 
-    private static BufferedToolCall ReadBufferedToolCall(ref Utf8JsonReader reader)
+    private static ParsedToolCall ReadToolCall(ref Utf8JsonReader reader)
     {
-        var call = new BufferedToolCall();
+        var call = new ParsedToolCall();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("index"u8))
@@ -287,106 +288,6 @@ internal sealed class ResponseCapture : IResponseTap
         }
         return call;
     }
-
-    private void ReadChunk(JsonElement root) => ReadCompletion(root, "delta");
-
-    /// <summary>A completion body (<c>choices[].message</c>) or a chunk (<c>choices[].delta</c>): first choice and usage.</summary>
-    private void ReadCompletion(JsonElement root, string messageProperty)
-    {
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            return;
-        }
-        if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var choice in choices.EnumerateArray())
-            {
-                if (!IsFirstChoice(choice))
-                {
-                    continue;
-                }
-                if (choice.TryGetProperty(messageProperty, out var message) && message.ValueKind == JsonValueKind.Object)
-                {
-                    ReadMessage(message);
-                }
-                ReadFinishReason(choice);
-            }
-        }
-        ReadUsage(root);
-    }
-
-    /// <summary>A message or a delta: content is appended, tool call parts are appended by index.</summary>
-    private void ReadMessage(JsonElement message)
-    {
-        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
-        {
-            _sawContent = true;
-            _text.Append(content.GetString());
-        }
-        if (!message.TryGetProperty("tool_calls", out var calls) || calls.ValueKind != JsonValueKind.Array)
-        {
-            return;
-        }
-        var position = 0;
-        foreach (var call in calls.EnumerateArray())
-        {
-            if (call.ValueKind != JsonValueKind.Object)
-            {
-                continue;
-            }
-            var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var n) ? n : IsStream ? 0 : position;
-            position++;
-            var builder = _toolCalls.Find(t => t.Index == index);
-            if (builder is null)
-            {
-                builder = new ToolCallBuilder(index);
-                _toolCalls.Add(builder);
-            }
-            if (call.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
-            {
-                builder.Id = id.GetString();
-            }
-            if (call.TryGetProperty("function", out var function) && function.ValueKind == JsonValueKind.Object)
-            {
-                if (function.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
-                {
-                    builder.Name.Append(name.GetString());
-                }
-                if (function.TryGetProperty("arguments", out var arguments) && arguments.ValueKind == JsonValueKind.String)
-                {
-                    builder.Arguments.Append(arguments.GetString());
-                }
-            }
-        }
-    }
-
-    private void ReadFinishReason(JsonElement choice)
-    {
-        if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
-        {
-            FinishReason = finish.GetString();
-        }
-    }
-
-    private void ReadUsage(JsonElement root)
-    {
-        if (!root.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object)
-        {
-            return;
-        }
-        if (usage.TryGetProperty("prompt_tokens", out var prompt) && prompt.TryGetInt32(out var p))
-        {
-            InputTokens = p;
-        }
-        if (usage.TryGetProperty("completion_tokens", out var completion) && completion.TryGetInt32(out var c))
-        {
-            OutputTokens = c;
-        }
-    }
-
-    private static bool IsFirstChoice(JsonElement choice) =>
-        choice.ValueKind == JsonValueKind.Object
-        && (!choice.TryGetProperty("index", out var index) || (index.TryGetInt32(out var i) && i == 0));
 
     private void AppendRaw(ReadOnlySpan<byte> bytes)
     {
@@ -459,22 +360,22 @@ internal sealed class ResponseCapture : IResponseTap
         reader.Skip();
     }
 
-    /// <summary>What a buffered body holds, kept aside until the whole body has read as JSON.</summary>
-    private sealed class BufferedCompletion
+    /// <summary>What a body or chunk holds, kept aside until the whole of it has read as JSON.</summary>
+    private sealed class ParsedCompletion
     {
-        public readonly List<BufferedChoice> FirstChoices = [];
+        public readonly List<ParsedChoice> FirstChoices = [];
         public int? InputTokens;
         public int? OutputTokens;
     }
 
-    private sealed class BufferedChoice
+    private sealed class ParsedChoice
     {
-        public readonly List<BufferedToolCall> ToolCalls = [];
+        public readonly List<ParsedToolCall> ToolCalls = [];
         public string? Content;
         public string? FinishReason;
     }
 
-    private sealed class BufferedToolCall
+    private sealed class ParsedToolCall
     {
         public int? Index;
         public string? Id;

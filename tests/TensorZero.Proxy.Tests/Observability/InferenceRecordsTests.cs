@@ -36,6 +36,21 @@ public sealed class InferenceRecordsTests
     }
 
     [Fact]
+    public void OnEvent_NullIndexAndCounts_AreNoValuesRatherThanErrors()
+    {
+        var capture = new ResponseCapture(1 << 20);
+
+        capture.OnEvent(Event("""{"choices":[{"index":0,"delta":{"tool_calls":[{"index":null,"id":"c","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}"""));
+        capture.OnEvent(Event("""{"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":null}}"""));
+
+        capture.Text.Should().Be("hi");
+        capture.ToolCalls.Should().Equal(new CapturedToolCall("c", "f", "{}"));
+        capture.FinishReason.Should().Be("stop");
+        capture.InputTokens.Should().Be(3);
+        capture.OutputTokens.Should().BeNull();
+    }
+
+    [Fact]
     public void OnEvent_MultiLineDataAndCrLf_IsOnePayload()
     {
         var capture = new ResponseCapture(1 << 20);

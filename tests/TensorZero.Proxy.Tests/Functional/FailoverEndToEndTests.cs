@@ -10,14 +10,16 @@ namespace TensorZero.Proxy.Tests.Functional;
 
 /// <summary>
 /// Timeouts, failover, retries and circuit breaking against real loopback providers scripted per request.
-/// Timing assertions state their tolerance: never earlier than configured (less 20 ms of timer slack), and
-/// no later than <see cref="Slack"/> after it: the whole suite runs in parallel on two cores beside a ClickHouse
-/// server, where a timer can fire seconds late. Each upper bound stays below what the failure it guards
-/// against would take (e.g. 50 retries run to exhaustion take about 10 s).
+/// The timeout tests run the gateway on a <see cref="FakeTimeProvider"/>: once the provider has the request, the
+/// test moves the clock onto the configured value, and the clock's record of the one-shot timers it fired shows
+/// that the deadline fired at that value exactly (a shorter one would have fired on the way, at its own value; a
+/// longer one never fires and the test fails through <see cref="HangGuard"/>). No assertion depends on how fast
+/// the machine is.
 /// </summary>
 public sealed class FailoverEndToEndTests
 {
-    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(3);
+    /// <summary>How long a test waits for a response at most: a guard against a hang, not a timing assertion.</summary>
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Early = TimeSpan.FromMilliseconds(20);
 
     private static string ProviderToml(string model, string name, string apiBase, string timeouts = "") =>
@@ -25,6 +27,14 @@ public sealed class FailoverEndToEndTests
 
     private static StringContent Body(string model, bool stream) =>
         new($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
+
+    private static Task<HttpResponseMessage> Send(TestGateway gateway, string model, bool stream) =>
+        gateway.Client.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Body(model, stream) }, HttpCompletionOption.ResponseHeadersRead);
+
+    /// <summary>The deadlines in force fired at <paramref name="ms"/> and at no other time.</summary>
+    private static void ShouldHaveFiredAt(FakeTimeProvider time, int ms) =>
+        time.OneShotsFired.Should().NotBeEmpty().And.OnlyContain(t => t == TimeSpan.FromMilliseconds(ms), $"the deadline is {ms} ms");
 
     private static async Task<(string Text, List<string> Events)> ReadAsync(HttpResponseMessage response, bool stream)
     {
@@ -141,17 +151,24 @@ public sealed class FailoverEndToEndTests
         await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
         await using var good = await FakeProvider.StartAsync(FakeResponses.Default("ok"));
         var toml = "[models.m]\nrouting = [\"hang\", \"good\"]\n" + ProviderToml("m", "hang", hang.BaseUrl, timeouts) + ProviderToml("m", "good", good.BaseUrl);
-        await using var gateway = await TestGateway.StartAsync(toml);
+        var time = new FakeTimeProvider();
+        await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
-        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream));
-        await response.Content.ReadAsStringAsync();
+        var request = Send(gateway, "m", stream);
+        await hang.FirstRequestAsync();
+        time.Advance(TimeSpan.FromMilliseconds(400));
+        using var response = await request.WaitAsync(HangGuard);
+        var (text, _) = await ReadAsync(response, stream).WaitAsync(HangGuard);
         var inference = await gateway.Inferences.NextAsync();
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
+        text.Should().Contain("ok");
         var timedOut = inference.Attempts[0];
         timedOut.Outcome.Should().Be(AttemptOutcome.Timeout);
         timedOut.TimeoutLevel.Should().Be(TimeoutLevel.Provider);
-        timedOut.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(400) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(400) + Slack);
+        timedOut.Elapsed.Should().Be(TimeSpan.FromMilliseconds(400));
+        ShouldHaveFiredAt(time, 400);
+        inference.Attempts[1].Provider.Should().Be("good");
     }
 
     [Theory]
@@ -162,17 +179,21 @@ public sealed class FailoverEndToEndTests
         await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
         await using var good = await FakeProvider.StartAsync(FakeResponses.Default("never"));
         var toml = $"[models.m]\nrouting = [\"hang\", \"good\"]\n{timeouts}\n" + ProviderToml("m", "hang", hang.BaseUrl) + ProviderToml("m", "good", good.BaseUrl);
-        await using var gateway = await TestGateway.StartAsync(toml);
+        var time = new FakeTimeProvider();
+        await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
-        var watch = Stopwatch.StartNew();
-        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream));
-        watch.Stop();
+        var request = Send(gateway, "m", stream);
+        await hang.FirstRequestAsync();
+        time.Advance(TimeSpan.FromMilliseconds(600));
+        using var response = await request.WaitAsync(HangGuard);
         var inference = await gateway.Inferences.NextAsync();
 
         response.StatusCode.Should().Be(HttpStatusCode.RequestTimeout);
         (await response.Content.ReadAsStringAsync()).Should().Contain("Model 'm' timed out").And.Contain("timeout (model ");
-        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(600) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(600) + Slack);
-        inference.Attempts.Should().ContainSingle().Which.TimeoutLevel.Should().Be(TimeoutLevel.Model);
+        var attempt = inference.Attempts.Should().ContainSingle().Subject;
+        attempt.TimeoutLevel.Should().Be(TimeoutLevel.Model);
+        attempt.Elapsed.Should().Be(TimeSpan.FromMilliseconds(600));
+        ShouldHaveFiredAt(time, 600);
         good.Received.Should().BeEmpty("the model's timeout ends the model: no further provider");
     }
 
@@ -203,20 +224,22 @@ public sealed class FailoverEndToEndTests
             candidate_variants = {"{"} a = 1.0 {"}"}
             fallback_variants = ["b"]
             """;
-        await using var gateway = await TestGateway.StartAsync(toml);
+        var time = new FakeTimeProvider();
+        await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
-        // Timed from the client: the variant's deadline starts with the variant, a little before its first attempt.
-        var watch = Stopwatch.StartNew();
-        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("tensorzero::function_name::f", stream));
-        var (text, _) = await ReadAsync(response, stream);
-        watch.Stop();
+        var request = Send(gateway, "tensorzero::function_name::f", stream);
+        await hang.FirstRequestAsync();
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        using var response = await request.WaitAsync(HangGuard);
+        var (text, _) = await ReadAsync(response, stream).WaitAsync(HangGuard);
         var inference = await gateway.Inferences.NextAsync();
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         text.Should().Contain("second variant");
         response.Headers.GetValues("x-tensorzero-variant").Should().Equal("b");
         inference.Attempts[0].TimeoutLevel.Should().Be(TimeoutLevel.Variant);
-        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(500) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(500) + Slack);
+        inference.Attempts[0].Elapsed.Should().Be(TimeSpan.FromMilliseconds(500));
+        ShouldHaveFiredAt(time, 500);
     }
 
     [Fact]
@@ -227,20 +250,23 @@ public sealed class FailoverEndToEndTests
         var toml = "[models.m]\nrouting = [\"stall\", \"good\"]\n"
             + ProviderToml("m", "stall", stall.BaseUrl, "timeouts = { streaming.ttft_ms = 5000, streaming.total_ms = 800 }")
             + ProviderToml("m", "good", good.BaseUrl);
-        await using var gateway = await TestGateway.StartAsync(toml);
+        var time = new FakeTimeProvider();
+        await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
-        var watch = Stopwatch.StartNew();
-        using var response = await gateway.Client.PostAsync("/v1/chat/completions", Body("m", stream: true));
-        var (text, events) = await ReadAsync(response, stream: true);
-        watch.Stop();
+        // The client has the headers once the gateway committed the stream, which starts the post-commit deadline.
+        using var response = await Send(gateway, "m", stream: true).WaitAsync(HangGuard);
+        time.Advance(TimeSpan.FromMilliseconds(800));
+        var (text, events) = await ReadAsync(response, stream: true).WaitAsync(HangGuard);
         var inference = await gateway.Inferences.NextAsync();
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         text.Should().Be("bad provider body", "the first chunk was committed to the client before the stall");
         events[^1].Should().Contain("\"error\"").And.Contain("stream_timeout");
-        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(800) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(800) + Slack);
         inference.Outcome.Should().Be(InferenceOutcome.Truncated);
-        inference.Attempts.Should().ContainSingle().Which.Outcome.Should().Be(AttemptOutcome.Truncated);
+        var attempt = inference.Attempts.Should().ContainSingle().Subject;
+        attempt.Outcome.Should().Be(AttemptOutcome.Truncated);
+        attempt.Elapsed.Should().Be(TimeSpan.FromMilliseconds(800));
+        ShouldHaveFiredAt(time, 800);
         good.Received.Should().BeEmpty("nothing is retried after commit");
     }
 
@@ -285,8 +311,10 @@ public sealed class FailoverEndToEndTests
 
         response.StatusCode.Should().Be(HttpStatusCode.BadGateway, "the only variant failed");
         var attempts = failing.Received.Count;
-        attempts.Should().BeGreaterThanOrEqualTo(3, "backoff delays are at most 0.2 s").And.BeLessThan(51, "the variant timeout stops retries");
-        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(1200) - Early).And.BeLessThan(TimeSpan.FromMilliseconds(1200) + Slack);
+        // How many runs fit in 1.2 s depends on the machine (the backoff itself is pinned on a fake clock in
+        // ResilienceTests); all 51 would take about 10 s.
+        attempts.Should().BeLessThan(51, "the variant timeout stops retries");
+        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(1200) - Early, "the variant timeout ends the retries, never earlier");
     }
 
     [Fact]

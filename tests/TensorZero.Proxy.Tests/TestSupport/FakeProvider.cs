@@ -27,6 +27,7 @@ internal sealed class FakeProvider : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ReceivedRequest> _received = new();
+    private readonly TaskCompletionSource _firstReceived = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Func<HttpContext, ReceivedRequest, Task> _script;
 
     private FakeProvider(WebApplication app, Func<HttpContext, ReceivedRequest, Task>? script)
@@ -42,6 +43,12 @@ internal sealed class FakeProvider : IAsyncDisposable
     public string Authority => new Uri(BaseUrl).Authority;
 
     public IReadOnlyList<ReceivedRequest> Received => [.. _received];
+
+    /// <summary>
+    /// Completes when the first request has arrived (its body read, before the script answers it): by then the
+    /// gateway has started every deadline of that attempt. 30 s guard against a hang, not a timing assertion.
+    /// </summary>
+    public Task FirstRequestAsync() => _firstReceived.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
     public Func<HttpContext, ReceivedRequest, Task> Script
     {
@@ -68,6 +75,7 @@ internal sealed class FakeProvider : IAsyncDisposable
         var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         var request = new ReceivedRequest(context.Request.Method, context.Request.Path.Value ?? "", context.Request.QueryString.Value ?? "", headers, buffer.ToArray());
         _received.Enqueue(request);
+        _firstReceived.TrySetResult();
         await _script(context, request);
     }
 

@@ -8,6 +8,7 @@ internal sealed class FakeTimeProvider : TimeProvider
 {
     private readonly object _lock = new();
     private readonly List<FakeTimer> _timers = [];
+    private readonly List<TimeSpan> _oneShotsFired = [];
     private long _ticks;
 
     public FakeTimeProvider(DateTimeOffset start)
@@ -68,9 +69,25 @@ internal sealed class FakeTimeProvider : TimeProvider
                 else
                 {
                     _timers.Remove(due);
+                    _oneShotsFired.Add(TimeSpan.FromTicks(due.DueAt));
                 }
             }
             due.Fire();
+        }
+    }
+
+    /// <summary>
+    /// When each one-shot timer (a deadline, a delay) fired, as time since the start, in firing order. A timer fires
+    /// at its due time even when one <see cref="Advance"/> passes it, so this shows a deadline's exact value.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> OneShotsFired
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _oneShotsFired];
+            }
         }
     }
 

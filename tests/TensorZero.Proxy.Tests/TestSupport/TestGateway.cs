@@ -49,7 +49,16 @@ internal sealed class TestGateway : IAsyncDisposable
     }
 
     /// <summary>Starts the gateway on TOML text.</summary>
-    public static async Task<TestGateway> StartAsync(string toml, IReadOnlyDictionary<string, string>? environment = null, params string[] extraArgs)
+    public static Task<TestGateway> StartAsync(string toml, IReadOnlyDictionary<string, string>? environment = null, params string[] extraArgs) =>
+        StartAsync(toml, environment, time: null, extraArgs);
+
+    /// <summary>
+    /// Starts the gateway on TOML text with <paramref name="time"/> as its clock: deadlines, retry delays and
+    /// measured durations then move only when the test advances a <see cref="FakeTimeProvider"/>.
+    /// </summary>
+    public static Task<TestGateway> StartWithClockAsync(string toml, TimeProvider time) => StartAsync(toml, environment: null, time, []);
+
+    private static async Task<TestGateway> StartAsync(string toml, IReadOnlyDictionary<string, string>? environment, TimeProvider? time, string[] extraArgs)
     {
         var path = Path.Combine(Path.GetTempPath(), $"tzp-test-{Guid.NewGuid():N}.toml");
         await File.WriteAllTextAsync(path, toml);
@@ -63,7 +72,14 @@ internal sealed class TestGateway : IAsyncDisposable
         var app = GatewayHost.CreateApp(
             ["--config-file", path, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", dataDirArg + dataDir, .. extraArgs],
             name => env.TryGetValue(name, out var value) ? value : null,
-            services => services.AddSingleton<IInferenceObserver>(capture));
+            services =>
+            {
+                services.AddSingleton<IInferenceObserver>(capture);
+                if (time is not null)
+                {
+                    services.AddSingleton(time);
+                }
+            });
         await app.StartAsync();
         return new TestGateway(app, path, capture, dataDir, ownsDataDir: chosen is null);
     }

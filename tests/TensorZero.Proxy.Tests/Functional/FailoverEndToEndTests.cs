@@ -32,6 +32,16 @@ public sealed class FailoverEndToEndTests
         gateway.Client.SendAsync(
             new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Body(model, stream) }, HttpCompletionOption.ResponseHeadersRead);
 
+    /// <summary>Sends a request, waits until <paramref name="hang"/> holds it, then moves the clock onto <paramref name="ms"/>.</summary>
+    private static async Task<HttpResponseMessage> SendThenAdvanceAsync(
+        TestGateway gateway, FakeTimeProvider time, FakeProvider hang, string model, bool stream, int ms)
+    {
+        var request = Send(gateway, model, stream);
+        await hang.FirstRequestAsync();
+        time.Advance(TimeSpan.FromMilliseconds(ms));
+        return await request.WaitAsync(HangGuard);
+    }
+
     /// <summary>The deadlines in force fired at <paramref name="ms"/> and at no other time.</summary>
     private static void ShouldHaveFiredAt(FakeTimeProvider time, int ms) =>
         time.OneShotsFired.Should().NotBeEmpty().And.OnlyContain(t => t == TimeSpan.FromMilliseconds(ms), $"the deadline is {ms} ms");
@@ -154,10 +164,7 @@ public sealed class FailoverEndToEndTests
         var time = new FakeTimeProvider();
         await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
-        var request = Send(gateway, "m", stream);
-        await hang.FirstRequestAsync();
-        time.Advance(TimeSpan.FromMilliseconds(400));
-        using var response = await request.WaitAsync(HangGuard);
+        using var response = await SendThenAdvanceAsync(gateway, time, hang, "m", stream, 400);
         var (text, _) = await ReadAsync(response, stream).WaitAsync(HangGuard);
         var inference = await gateway.Inferences.NextAsync();
 
@@ -182,10 +189,7 @@ public sealed class FailoverEndToEndTests
         var time = new FakeTimeProvider();
         await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
-        var request = Send(gateway, "m", stream);
-        await hang.FirstRequestAsync();
-        time.Advance(TimeSpan.FromMilliseconds(600));
-        using var response = await request.WaitAsync(HangGuard);
+        using var response = await SendThenAdvanceAsync(gateway, time, hang, "m", stream, 600);
         var inference = await gateway.Inferences.NextAsync();
 
         response.StatusCode.Should().Be(HttpStatusCode.RequestTimeout);
@@ -227,10 +231,7 @@ public sealed class FailoverEndToEndTests
         var time = new FakeTimeProvider();
         await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
-        var request = Send(gateway, "tensorzero::function_name::f", stream);
-        await hang.FirstRequestAsync();
-        time.Advance(TimeSpan.FromMilliseconds(500));
-        using var response = await request.WaitAsync(HangGuard);
+        using var response = await SendThenAdvanceAsync(gateway, time, hang, "tensorzero::function_name::f", stream, 500);
         var (text, _) = await ReadAsync(response, stream).WaitAsync(HangGuard);
         var inference = await gateway.Inferences.NextAsync();
 

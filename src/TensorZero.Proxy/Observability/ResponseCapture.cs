@@ -122,29 +122,21 @@ internal sealed class ResponseCapture : IResponseTap
         var found = new ParsedCompletion();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("choices"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartArray)
+            if (reader.ValueTextEquals("choices"u8))
             {
-                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                if (EnterValue(ref reader, JsonTokenType.StartArray))
                 {
-                    ReadChoice(ref reader, messageMember, found);
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        ReadChoice(ref reader, messageMember, found);
+                    }
                 }
             }
-            else if (reader.ValueTextEquals("usage"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            else if (reader.ValueTextEquals("usage"u8))
             {
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                if (EnterValue(ref reader, JsonTokenType.StartObject))
                 {
-                    if (reader.ValueTextEquals("prompt_tokens"u8))
-                    {
-                        found.InputTokens = ReadInt32(ref reader) ?? found.InputTokens;
-                    }
-                    else if (reader.ValueTextEquals("completion_tokens"u8))
-                    {
-                        found.OutputTokens = ReadInt32(ref reader) ?? found.OutputTokens;
-                    }
-                    else
-                    {
-                        SkipValue(ref reader);
-                    }
+                    ReadUsage(ref reader, found);
                 }
             }
             else
@@ -187,6 +179,26 @@ internal sealed class ResponseCapture : IResponseTap
         OutputTokens = found.OutputTokens ?? OutputTokens;
     }
 
+    /// <summary><c>usage</c>: the prompt and completion token counts.</summary>
+    private static void ReadUsage(ref Utf8JsonReader reader, ParsedCompletion found)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("prompt_tokens"u8))
+            {
+                found.InputTokens = ReadInt32(ref reader) ?? found.InputTokens;
+            }
+            else if (reader.ValueTextEquals("completion_tokens"u8))
+            {
+                found.OutputTokens = ReadInt32(ref reader) ?? found.OutputTokens;
+            }
+            else
+            {
+                SkipValue(ref reader);
+            }
+        }
+    }
+
     /// <summary>One element of <c>choices</c>, kept when it is the first choice (no <c>index</c>, or 0).</summary>
     private static void ReadChoice(ref Utf8JsonReader reader, ReadOnlySpan<byte> messageMember, ParsedCompletion found)
     {
@@ -207,9 +219,12 @@ internal sealed class ResponseCapture : IResponseTap
             {
                 choice.FinishReason = ReadString(ref reader);
             }
-            else if (reader.ValueTextEquals(messageMember) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            else if (reader.ValueTextEquals(messageMember))
             {
-                ReadMessage(ref reader, choice);
+                if (EnterValue(ref reader, JsonTokenType.StartObject))
+                {
+                    ReadMessage(ref reader, choice);
+                }
             }
             else
             {
@@ -231,22 +246,31 @@ internal sealed class ResponseCapture : IResponseTap
             {
                 choice.Content = ReadString(ref reader) ?? choice.Content;
             }
-            else if (reader.ValueTextEquals("tool_calls"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartArray)
+            else if (reader.ValueTextEquals("tool_calls"u8))
             {
-                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                if (EnterValue(ref reader, JsonTokenType.StartArray))
                 {
-                    if (reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        reader.Skip();
-                        continue;
-                    }
-                    choice.ToolCalls.Add(ReadToolCall(ref reader));
+                    ReadToolCalls(ref reader, choice);
                 }
             }
             else
             {
                 SkipValue(ref reader);
             }
+        }
+    }
+
+    /// <summary>The elements of <c>tool_calls</c> that are objects.</summary>
+    private static void ReadToolCalls(ref Utf8JsonReader reader, ParsedChoice choice)
+    {
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+            choice.ToolCalls.Add(ReadToolCall(ref reader));
         }
     }
 
@@ -263,22 +287,11 @@ internal sealed class ResponseCapture : IResponseTap
             {
                 call.Id = ReadString(ref reader);
             }
-            else if (reader.ValueTextEquals("function"u8) && reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            else if (reader.ValueTextEquals("function"u8))
             {
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                if (EnterValue(ref reader, JsonTokenType.StartObject))
                 {
-                    if (reader.ValueTextEquals("name"u8))
-                    {
-                        call.Name = ReadString(ref reader);
-                    }
-                    else if (reader.ValueTextEquals("arguments"u8))
-                    {
-                        call.Arguments = ReadString(ref reader);
-                    }
-                    else
-                    {
-                        SkipValue(ref reader);
-                    }
+                    ReadFunction(ref reader, call);
                 }
             }
             else
@@ -287,6 +300,26 @@ internal sealed class ResponseCapture : IResponseTap
             }
         }
         return call;
+    }
+
+    /// <summary>A tool call's <c>function</c>: its name and arguments.</summary>
+    private static void ReadFunction(ref Utf8JsonReader reader, ParsedToolCall call)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("name"u8))
+            {
+                call.Name = ReadString(ref reader);
+            }
+            else if (reader.ValueTextEquals("arguments"u8))
+            {
+                call.Arguments = ReadString(ref reader);
+            }
+            else
+            {
+                SkipValue(ref reader);
+            }
+        }
     }
 
     private void AppendRaw(ReadOnlySpan<byte> bytes)
@@ -336,9 +369,26 @@ internal sealed class ResponseCapture : IResponseTap
     private static string? ReadString(ref Utf8JsonReader reader)
     {
         reader.Read();
-        var value = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        var value = reader.TokenType == JsonTokenType.String ? GetText(ref reader) : null;
         reader.Skip();
         return value;
+    }
+
+    /// <summary>
+    /// A string token's text. A provider can send invalid UTF-8, on which <see cref="Utf8JsonReader.GetString"/>
+    /// throws: such bytes become U+FFFD instead (escapes are ASCII, so they survive the lenient decoding).
+    /// </summary>
+    private static string GetText(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            var lenient = Encoding.UTF8.GetString(reader.ValueSpan);
+            return reader.ValueIsEscaped ? JsonSerializer.Deserialize<string>("\"" + lenient + "\"")! : lenient;
+        }
     }
 
     /// <summary>The value of the member whose name the reader is at, when it is a 32-bit integer (any other value is skipped).</summary>
@@ -350,13 +400,26 @@ internal sealed class ResponseCapture : IResponseTap
         return value;
     }
 
-    /// <summary>Skips the value of a member the reader is at: from its name, or from its value once a test has read it.</summary>
+    /// <summary>
+    /// Reads the value of the member whose name the reader is at: true, at its first token, when it starts with
+    /// <paramref name="start"/>; otherwise skips it. The caller matches the name first and reads the value only
+    /// then: a name test on a value token would throw (<see cref="Utf8JsonReader.ValueTextEquals(ReadOnlySpan{byte})"/>).
+    /// </summary>
+    private static bool EnterValue(ref Utf8JsonReader reader, JsonTokenType start)
+    {
+        reader.Read();
+        if (reader.TokenType == start)
+        {
+            return true;
+        }
+        reader.Skip();
+        return false;
+    }
+
+    /// <summary>Skips the value of the member whose name the reader is at.</summary>
     private static void SkipValue(ref Utf8JsonReader reader)
     {
-        if (reader.TokenType == JsonTokenType.PropertyName)
-        {
-            reader.Read();
-        }
+        reader.Read();
         reader.Skip();
     }
 

@@ -108,6 +108,51 @@ public sealed class InferenceRecordsTests
     }
 
     [Theory]
+    [InlineData("""{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":2}}""")]
+    [InlineData("""{"choices":{"message":{"content":"no"}},"usage":{"prompt_tokens":3,"completion_tokens":2}}""")]
+    [InlineData("""{"choices":[{"message":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}""")]
+    [InlineData("""{"choices":[{"message":{"tool_calls":null,"content":null},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}""")]
+    [InlineData("""{"choices":[{"message":{"tool_calls":[{"function":null,"id":"c"}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}""")]
+    public void Complete_MembersOfAnotherShape_AreSkippedAndTheRestIsRead(string body)
+    {
+        var capture = new ResponseCapture(1 << 20);
+        capture.OnBody(Encoding.UTF8.GetBytes(body));
+
+        capture.Complete();
+
+        capture.Text.Should().BeNull();
+        capture.InputTokens.Should().Be(3);
+        capture.OutputTokens.Should().Be(2);
+    }
+
+    [Theory]
+    [InlineData("a", "a\uFFFD\uFFFD")]
+    [InlineData("\\\"a", "\"a\uFFFD\uFFFD")]
+    public void Complete_InvalidUtf8InAString_BecomesReplacementCharacters(string before, string expected)
+    {
+        var capture = new ResponseCapture(1 << 20);
+        byte[] body = [.. "{\"choices\":[{\"message\":{\"content\":\""u8, .. Encoding.UTF8.GetBytes(before), 0xFF, 0xFE,
+            .. "\"}}],\"usage\":{\"prompt_tokens\":3}}"u8];
+        capture.OnBody(body);
+
+        capture.Complete();
+
+        capture.Text.Should().Be(expected);
+        capture.InputTokens.Should().Be(3);
+    }
+
+    [Fact]
+    public void OnEvent_ChoicesNotAnArray_IsSkippedAndTheUsageIsRead()
+    {
+        var capture = new ResponseCapture(1 << 20);
+
+        capture.OnEvent(Event("""{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":2}}"""));
+
+        capture.InputTokens.Should().Be(3);
+        capture.OutputTokens.Should().Be(2);
+    }
+
+    [Theory]
     [InlineData("""{"choices":[{"message":{"content":"hi"}}]} trailing""")]
     [InlineData("""{"choices":[{"message":{"content":"hi"}}]""")]
     [InlineData("""{"choices":[{"message":{"content":"hi"}}]}{"usage":{}}""")]

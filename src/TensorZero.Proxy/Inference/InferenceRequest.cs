@@ -56,6 +56,13 @@ internal sealed class InferenceRequest
     {
         request = null;
         error = null;
+        // JSON text is UTF-8 (RFC 8259); the reader checks structure, not the bytes inside strings, and reading such
+        // a string would throw later, out of the request (a 500) or out of its record.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            error = "The request body is not valid UTF-8.";
+            return false;
+        }
         try
         {
             return TryParseCore(body, out request, out error);

@@ -255,6 +255,51 @@ public sealed class ChatCompletionsEndToEndTests
         (await response.Content.ReadAsStringAsync()).Should().Contain("bad messages");
     }
 
+    [Theory]
+    [InlineData("model")]
+    [InlineData("member name")]
+    public async Task RequestWithInvalidUtf8_IsA400JsonError(string where)
+    {
+        var (fake, gateway) = await StartAsync();
+        await using var _ = fake;
+        await using var __ = gateway;
+        byte[] body = where == "model"
+            ? [.. "{\"model\":\"openai-model"u8, 0xFF, .. "\",\"messages\":[]}"u8]
+            : [.. "{\"model\":\"openai-model\",\"messages\":[],\"x\\u0041"u8, 0xFF, .. "\":1}"u8];
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions",
+            new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } });
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString()
+            .Should().Contain("UTF-8");
+        fake.Received.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task ProviderTextWithInvalidUtf8_ReachesTheClientAndTheRecord()
+    {
+        var (fake, gateway) = await StartAsync((context, request) =>
+        {
+            context.Response.ContentType = "application/json";
+            byte[] json = [.. "{\"id\":\"x\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"a"u8,
+                0xFF, .. "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}"u8];
+            return context.Response.Body.WriteAsync(json).AsTask();
+        });
+        await using var _ = fake;
+        await using var __ = gateway;
+
+        using var response = await gateway.Client.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"openai-model","messages":[]}""", Encoding.UTF8, "application/json"));
+        var inference = await gateway.Inferences.NextAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var capture = inference.CommittedAttempt!.Response!;
+        capture.Complete();
+        capture.Text.Should().Be("a\uFFFD");
+        capture.InputTokens.Should().Be(3);
+    }
+
     private static void AssertNoClientLeak(ReceivedRequest received)
     {
         received.Headers.Values.Should().NotContain(v => v.Contains(OpenAIClients.ClientApiKey, StringComparison.Ordinal));

@@ -1,5 +1,9 @@
 using System.Buffers;
 using System.Globalization;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -29,10 +33,6 @@ internal sealed class InferenceRecords
 
     /// <summary>Request fields stored elsewhere or not at all: model, messages, stream and the tensorzero:: ones.</summary>
     private static readonly byte[] TensorZeroPrefix = Encoding.UTF8.GetBytes(InferenceRequest.TensorZeroPrefix);
-
-    /// <summary>The bytes JSON strings must escape: '"', '\\' and the control characters.</summary>
-    private static readonly SearchValues<byte> MustEscape = SearchValues.Create(
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, (byte)'"', (byte)'\\']);
 
     // Column names, encoded once.
     private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
@@ -389,59 +389,107 @@ internal sealed class InferenceRecords
         w.WriteRawValue(_escaped.WrittenSpan, skipInputValidation: true);
     }
 
-    /// <summary>Writes valid UTF-8 as a JSON string literal, quotes included.</summary>
+    /// <summary>
+    /// Writes valid UTF-8 as a JSON string literal, quotes included. JSON text has a byte to escape every few bytes,
+    /// so the scan is inlined: 16 bytes are compared at once, the block is stored whole and the output advances to
+    /// the first byte to escape (a search call per short run cost more than the run).
+    /// </summary>
     internal static void EscapeString(ReadOnlySpan<byte> utf8, IBufferWriter<byte> output)
     {
-        var rest = utf8;
-        var destination = output.GetSpan(rest.Length + rest.Length / 8 + 16);
+        const int Block = 16;
+        // Room for one block stored whole, or one escape (at most 6 bytes), plus the closing quote.
+        const int Room = Block + 7;
+        ref var source = ref MemoryMarshal.GetReference(utf8);
+        var length = utf8.Length;
+        var destination = output.GetSpan(length + length / 8 + Room);
         var written = 0;
         destination[written++] = (byte)'"';
-        while (true)
+        var read = 0;
+        while (read < length)
         {
-            var next = rest.IndexOfAny(MustEscape);
-            var run = next < 0 ? rest.Length : next;
-            // Room for the run, one escape (at most 6 bytes) and the closing quote.
-            if (destination.Length - written < run + 7)
+            if (destination.Length - written < Room)
             {
                 output.Advance(written);
                 written = 0;
-                destination = output.GetSpan(run + 7 + rest.Length / 8 + 16);
+                var left = length - read;
+                destination = output.GetSpan(left + left / 8 + Room);
             }
-            rest[..run].CopyTo(destination[written..]);
+            int run;
+            if (Vector128.IsHardwareAccelerated && length - read >= Block)
+            {
+                var block = Vector128.LoadUnsafe(ref source, (nuint)read);
+                var escape = Vector128.LessThan(block, Vector128.Create((byte)0x20))
+                    | Vector128.Equals(block, Vector128.Create((byte)'"'))
+                    | Vector128.Equals(block, Vector128.Create((byte)'\\'));
+                block.StoreUnsafe(ref MemoryMarshal.GetReference(destination), (nuint)written);
+                var mask = escape.ExtractMostSignificantBits();
+                if (mask == 0)
+                {
+                    written += Block;
+                    read += Block;
+                    continue;
+                }
+                run = BitOperations.TrailingZeroCount(mask);
+            }
+            else
+            {
+                run = 0;
+                while (read + run < length && !MustEscapeByte(Unsafe.Add(ref source, read + run)) && run < Block)
+                {
+                    destination[written + run] = Unsafe.Add(ref source, read + run);
+                    run++;
+                }
+                if (read + run == length || run == Block)
+                {
+                    written += run;
+                    read += run;
+                    continue;
+                }
+            }
             written += run;
-            if (next < 0)
-            {
-                break;
-            }
-            var b = rest[next];
-            destination[written++] = (byte)'\\';
-            switch (b)
-            {
-                case (byte)'"':
-                case (byte)'\\':
-                    destination[written++] = b;
-                    break;
-                case (byte)'\n':
-                    destination[written++] = (byte)'n';
-                    break;
-                case (byte)'\r':
-                    destination[written++] = (byte)'r';
-                    break;
-                case (byte)'\t':
-                    destination[written++] = (byte)'t';
-                    break;
-                default:
-                    destination[written++] = (byte)'u';
-                    destination[written++] = (byte)'0';
-                    destination[written++] = (byte)'0';
-                    destination[written++] = HexDigit(b >> 4);
-                    destination[written++] = HexDigit(b & 0xF);
-                    break;
-            }
-            rest = rest[(next + 1)..];
+            read += run;
+            written += WriteEscape(utf8[read], destination[written..]);
+            read++;
+        }
+        if (destination.Length - written < 1)
+        {
+            output.Advance(written);
+            written = 0;
+            destination = output.GetSpan(1);
         }
         destination[written++] = (byte)'"';
         output.Advance(written);
+    }
+
+    private static bool MustEscapeByte(byte b) => b < 0x20 || b == (byte)'"' || b == (byte)'\\';
+
+    /// <summary>Writes the escape of one byte that JSON requires escaped; returns its length.</summary>
+    private static int WriteEscape(byte b, Span<byte> destination)
+    {
+        destination[0] = (byte)'\\';
+        switch (b)
+        {
+            case (byte)'"':
+            case (byte)'\\':
+                destination[1] = b;
+                return 2;
+            case (byte)'\n':
+                destination[1] = (byte)'n';
+                return 2;
+            case (byte)'\r':
+                destination[1] = (byte)'r';
+                return 2;
+            case (byte)'\t':
+                destination[1] = (byte)'t';
+                return 2;
+            default:
+                destination[1] = (byte)'u';
+                destination[2] = (byte)'0';
+                destination[3] = (byte)'0';
+                destination[4] = HexDigit(b >> 4);
+                destination[5] = HexDigit(b & 0xF);
+                return 6;
+        }
     }
 
     private static byte HexDigit(int value) => (byte)(value < 10 ? '0' + value : 'a' + value - 10);

@@ -335,6 +335,27 @@ public sealed class InferenceRecordsTests
     }
 
     [Fact]
+    public void EscapeString_AnEscapeAtEveryOffsetOfTheBlocks_ReadsBackAsTheSameString()
+    {
+        // The escaper compares 16 bytes at once: escapes before, on and after block edges, runs of every length.
+        foreach (var length in Enumerable.Range(0, 50))
+        {
+            foreach (var at in Enumerable.Range(0, length))
+            {
+                foreach (var escape in new[] { '"', '\\', '\n', '\u0001', '\u001f' })
+                {
+                    var text = string.Concat(Enumerable.Range(0, length).Select(i => i == at ? escape : (char)('a' + i % 26)));
+                    var output = new ArrayBufferWriter<byte>(1);
+
+                    InferenceRecords.EscapeString(Encoding.UTF8.GetBytes(text), output);
+
+                    JsonSerializer.Deserialize<string>(output.WrittenSpan).Should().Be(text, $"length {length}, escape at {at}");
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void EscapeString_EscapesOnlyWhatJsonRequires()
     {
         var output = new ArrayBufferWriter<byte>();

@@ -81,6 +81,9 @@ internal sealed class InferenceRecords
     private readonly ArrayBufferWriter<byte> _escaped = new(4096);
     private readonly List<Range> _tools = [];
     private readonly List<Range> _parameters = [];
+    private readonly byte[] _timestampText = new byte[32];
+    private long _timestampSecond = long.MinValue;
+    private int _timestampLength;
     private Utf8JsonWriter? _writer;
     private Utf8JsonWriter? _scratchWriter;
 
@@ -145,7 +148,7 @@ internal sealed class InferenceRecords
         w.WriteString(Model, inference.Request.Model);
         w.WriteString(ModelName, committed?.Model ?? "");
         w.WriteString(ModelProviderName, committed?.Provider ?? "");
-        WriteRequestParts(w, inference.Request.Body);
+        WriteRequestParts(w, inference.Request);
         WriteOutput(w, capture);
         WriteNested(w, TagsKey, TagsValue, inference.Tags);
         WriteNullableString(w, ExtraHeaders, inference.ExtraHeadersJson);
@@ -202,45 +205,30 @@ internal sealed class InferenceRecords
     /// <summary>
     /// <c>input</c> (the <c>messages</c> array as sent), <c>tool_params</c> (tools, tool_choice, ...) and
     /// <c>inference_params</c> (every other OpenAI field: temperature, max_tokens, response_format, ...), each as
-    /// JSON text. One reader pass over the body; members are copied as their raw text (no DOM, no re-encoding).
+    /// JSON text. The members are the ones the request's parse located; each is classified by its name and copied as
+    /// its raw text (no DOM, no second pass of a JSON reader over the body).
     /// </summary>
-    private void WriteRequestParts(Utf8JsonWriter w, byte[] body)
+    private void WriteRequestParts(Utf8JsonWriter w, InferenceRequest request)
     {
         ReadOnlySpan<byte> messages = "[]"u8;
         _tools.Clear();
         _parameters.Clear();
-        var reader = new Utf8JsonReader(body);
-        try
+        var body = request.Body;
+        foreach (var member in request.Members)
         {
-            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            var text = body.AsSpan(member);
+            switch (Classify(text, out var valueStart))
             {
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    // A member's raw text runs from its name's opening quote to the end of its value.
-                    var memberStart = (int)reader.TokenStartIndex;
-                    var kind = Classify(ref reader);
-                    reader.Read();
-                    var valueStart = (int)reader.TokenStartIndex;
-                    reader.Skip();
-                    var end = (int)reader.BytesConsumed;
-                    switch (kind)
-                    {
-                        case MemberKind.Messages:
-                            messages = body.AsSpan(valueStart, end - valueStart);
-                            break;
-                        case MemberKind.Tool:
-                            _tools.Add(new Range(memberStart, end));
-                            break;
-                        case MemberKind.Parameter:
-                            _parameters.Add(new Range(memberStart, end));
-                            break;
-                    }
-                }
+                case MemberKind.Messages:
+                    messages = text[valueStart..];
+                    break;
+                case MemberKind.Tool:
+                    _tools.Add(member);
+                    break;
+                case MemberKind.Parameter:
+                    _parameters.Add(member);
+                    break;
             }
-        }
-        catch (JsonException)
-        {
-            // The middleware parsed this body already; a failure here only leaves the columns empty.
         }
         WriteText(w, Input, messages);
         WriteObjectText(w, ToolParams, body, _tools);
@@ -255,15 +243,36 @@ internal sealed class InferenceRecords
         Parameter,
     }
 
-    /// <summary>Where a request member goes: by its name, read without allocating when it has no escapes.</summary>
-    private static MemberKind Classify(ref Utf8JsonReader reader)
+    /// <summary>
+    /// Where a member (<c>"name" : value</c>, as the parse located it) goes, by its name, and where its value starts.
+    /// A name with escapes is unescaped first.
+    /// </summary>
+    private static MemberKind Classify(ReadOnlySpan<byte> member, out int valueStart)
     {
-        if (reader.ValueIsEscaped)
+        // The name's closing quote: the first quote not escaped by a backslash.
+        var end = 1;
+        var escaped = false;
+        while (member[end] != (byte)'"')
         {
-            var name = reader.GetString()!;
-            return Classify(Encoding.UTF8.GetBytes(name));
+            if (member[end] == (byte)'\\')
+            {
+                escaped = true;
+                end++;
+            }
+            end++;
         }
-        return Classify(reader.ValueSpan);
+        valueStart = end + 1;
+        while (member[valueStart] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or (byte)':')
+        {
+            valueStart++;
+        }
+        if (!escaped)
+        {
+            return Classify(member[1..end]);
+        }
+        var reader = new Utf8JsonReader(member[..(end + 1)]);
+        reader.Read();
+        return Classify(Encoding.UTF8.GetBytes(reader.GetString()!));
     }
 
     private static MemberKind Classify(ReadOnlySpan<byte> name)
@@ -541,11 +550,16 @@ internal sealed class InferenceRecords
     /// <summary>ClickHouse's basic DateTime text (the columns are <c>DateTime('UTC')</c>; values are UTC).</summary>
     private const string TimestampFormat = "yyyy-MM-dd HH:mm:ss";
 
-    private static void WriteTimestamp(Utf8JsonWriter w, DateTimeOffset at)
+    /// <summary>The timestamp column; the text of the last second is kept (rows of one second share it).</summary>
+    private void WriteTimestamp(Utf8JsonWriter w, DateTimeOffset at)
     {
-        Span<byte> text = stackalloc byte[32];
-        at.UtcDateTime.TryFormat(text, out var length, TimestampFormat, CultureInfo.InvariantCulture);
-        w.WriteString(Timestamp, text[..length]);
+        var second = at.UtcTicks / TimeSpan.TicksPerSecond;
+        if (second != _timestampSecond)
+        {
+            at.UtcDateTime.TryFormat(_timestampText, out _timestampLength, TimestampFormat, CultureInfo.InvariantCulture);
+            _timestampSecond = second;
+        }
+        w.WriteString(Timestamp, _timestampText.AsSpan(0, _timestampLength));
     }
 
     /// <summary>ClickHouse's basic DateTime text, in UTC (the columns are <c>DateTime('UTC')</c>).</summary>

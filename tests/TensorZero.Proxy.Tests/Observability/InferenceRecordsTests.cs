@@ -383,6 +383,21 @@ public sealed class InferenceRecordsTests
         models.Single().GetProperty("raw_request").GetString().Should().Be("{\"x\":\"\t\"}\uFFFD!", "invalid UTF-8 becomes U+FFFD");
     }
 
+    [Fact]
+    public void Write_RequestMembersWithEscapedNamesAndSpaces_GoToTheirColumns()
+    {
+        var time = new FakeTimeProvider();
+        var request = "{ \"mod\\u0065l\" : \"m\" ,\n \"\\u006dessages\"\t:\r\n [ {\"role\":\"user\",\"content\":\"x\"} ] , \"t\\u006fols\":[] ,"
+            + " \"tool_choice\" : \"auto\", \"stream\":false, \"tensorzero::dryrun\":false, \"max_tokens\" :5, \"a\\\"b\":1}";
+        var inference = Inference(request, time);
+
+        var (chat, _) = Serialize(inference, time);
+
+        chat.GetProperty("input").GetString().Should().Be("[ {\"role\":\"user\",\"content\":\"x\"} ]");
+        chat.GetProperty("tool_params").GetString().Should().Be("{\"t\\u006fols\":[],\"tool_choice\" : \"auto\"}");
+        chat.GetProperty("inference_params").GetString().Should().Be("{\"max_tokens\" :5,\"a\\\"b\":1}");
+    }
+
     [Theory]
     [InlineData(nameof(InferenceOutcome.Ok), "ok")]
     [InlineData(nameof(InferenceOutcome.Error), "error")]

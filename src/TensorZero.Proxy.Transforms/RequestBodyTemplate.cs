@@ -34,53 +34,71 @@ public sealed class RequestBodyTemplate
     public byte[] Render(string modelName, ReadOnlySpan<byte[]> extraMembers = default)
     {
         ArgumentNullException.ThrowIfNull(modelName);
-        var buffer = new ArrayBufferWriter<byte>(_source.Length + modelName.Length + 16);
+        var model = ModelMember(modelName);
         var source = _source.Span;
-        buffer.Write("{"u8);
-        var first = true;
+
+        // One array of the exact length: braces, members, the commas between them.
+        var items = _keptMembers.Length + (_modelMemberIndex < 0 ? 1 : 0) + extraMembers.Length;
+        var length = 2 + Math.Max(0, items - 1) + (_modelMemberIndex < 0 ? model.Length : 0);
         for (var i = 0; i < _keptMembers.Length; i++)
         {
-            if (!first)
-            {
-                buffer.Write(","u8);
-            }
-            first = false;
-            if (i == _modelMemberIndex)
-            {
-                WriteModelMember(buffer, modelName);
-            }
-            else
-            {
-                buffer.Write(source[_keptMembers[i]]);
-            }
-        }
-        if (_modelMemberIndex < 0)
-        {
-            if (!first)
-            {
-                buffer.Write(","u8);
-            }
-            first = false;
-            WriteModelMember(buffer, modelName);
+            length += i == _modelMemberIndex ? model.Length : _keptMembers[i].GetOffsetAndLength(source.Length).Length;
         }
         foreach (var member in extraMembers)
         {
+            length += member.Length;
+        }
+
+        var body = new byte[length];
+        var written = 0;
+        var first = true;
+        void Append(ReadOnlySpan<byte> bytes)
+        {
             if (!first)
             {
-                buffer.Write(","u8);
+                body[written++] = (byte)',';
             }
             first = false;
-            buffer.Write(member);
+            bytes.CopyTo(body.AsSpan(written));
+            written += bytes.Length;
         }
-        buffer.Write("}"u8);
-        return buffer.WrittenSpan.ToArray();
+        body[written++] = (byte)'{';
+        for (var i = 0; i < _keptMembers.Length; i++)
+        {
+            Append(i == _modelMemberIndex ? model : source[_keptMembers[i]]);
+        }
+        if (_modelMemberIndex < 0)
+        {
+            Append(model);
+        }
+        foreach (var member in extraMembers)
+        {
+            Append(member);
+        }
+        body[written] = (byte)'}';
+        return body;
     }
 
-    private static void WriteModelMember(ArrayBufferWriter<byte> buffer, string modelName)
+    /// <summary>The last model member rendered: providers' model names are few, so this is nearly always a hit.</summary>
+    private static volatile EncodedModel? s_lastModel;
+
+    /// <summary><c>"model":"name"</c>, the name escaped as <see cref="Utf8JsonWriter"/> escapes it by default.</summary>
+    private static byte[] ModelMember(string modelName)
     {
+        if (s_lastModel is { } last && string.Equals(last.Name, modelName, StringComparison.Ordinal))
+        {
+            return last.Member;
+        }
+        var buffer = new ArrayBufferWriter<byte>(modelName.Length + 16);
         buffer.Write("\"model\":"u8);
-        using var writer = new Utf8JsonWriter(buffer);
-        writer.WriteStringValue(modelName);
-        writer.Flush();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStringValue(modelName);
+        }
+        var member = buffer.WrittenSpan.ToArray();
+        s_lastModel = new EncodedModel(modelName, member);
+        return member;
     }
+
+    private sealed record EncodedModel(string Name, byte[] Member);
 }

@@ -16,7 +16,9 @@ namespace TensorZero.Proxy.Observability;
 internal sealed class ResponseCapture : IResponseTap
 {
     private readonly int _maxRawBytes;
-    private readonly StringBuilder _text = new();
+    // The text: a body's one content string as it is; a stream's deltas joined once there is a second one.
+    private string? _firstText;
+    private StringBuilder? _text;
     private readonly List<ToolCallBuilder> _toolCalls = [];
     private ArrayBufferWriter<byte>? _raw;
     private ReadOnlyMemory<byte>? _body;
@@ -33,11 +35,12 @@ internal sealed class ResponseCapture : IResponseTap
     public bool IsStream { get; private set; }
 
     /// <summary>The assistant's text, or null when it produced none.</summary>
-    public string? Text => _sawContent ? _text.ToString() : null;
+    public string? Text => _sawContent ? _text?.ToString() ?? _firstText : null;
 
     /// <summary>The assistant's tool calls, in index order.</summary>
-    public IReadOnlyList<CapturedToolCall> ToolCalls =>
-        [.. _toolCalls.OrderBy(t => t.Index).Select(t => new CapturedToolCall(t.Id, t.Name.ToString(), t.Arguments.ToString()))];
+    public IReadOnlyList<CapturedToolCall> ToolCalls => _toolCalls.Count == 0
+        ? []
+        : [.. _toolCalls.OrderBy(t => t.Index).Select(t => new CapturedToolCall(t.Id, t.Name.ToString(), t.Arguments.ToString()))];
 
     public string? FinishReason { get; private set; }
 
@@ -154,8 +157,15 @@ internal sealed class ResponseCapture : IResponseTap
         {
             if (choice.Content is { } content)
             {
+                if (!_sawContent)
+                {
+                    _firstText = content;
+                }
+                else
+                {
+                    (_text ??= new StringBuilder(_firstText)).Append(content);
+                }
                 _sawContent = true;
-                _text.Append(content);
             }
             var position = 0;
             foreach (var call in choice.ToolCalls)

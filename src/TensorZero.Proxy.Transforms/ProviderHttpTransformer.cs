@@ -191,8 +191,9 @@ public sealed class ProviderHttpTransformer : HttpTransformer
                     body = rewriter.RewriteBody(body);
                 }
                 attempt.DeferredBody = body;
-                // Carries the provider's content headers to the client; the body itself is deferred.
-                replacement = new ByteArrayContent([]);
+                // The provider's content keeps carrying its headers to the client (TransformResponseAsync then sets the
+                // length of the rewritten body); the body itself is deferred, so YARP never reads the spent stream.
+                return true;
             }
         }
         catch (OperationCanceledException) when (!httpContext.RequestAborted.IsCancellationRequested)

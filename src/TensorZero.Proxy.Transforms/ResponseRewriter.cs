@@ -11,6 +11,9 @@ namespace TensorZero.Proxy.Transforms;
 /// </summary>
 public sealed class ResponseRewriter : IResponseRewriter
 {
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scratch;
+
     private readonly byte[] _idMember;
     private readonly byte[] _episodeMember;
     private readonly byte[] _modelMember;
@@ -29,9 +32,16 @@ public sealed class ResponseRewriter : IResponseRewriter
     /// <inheritdoc />
     public byte[] RewriteBody(ReadOnlySpan<byte> body)
     {
-        var output = new ArrayBufferWriter<byte>(body.Length + 96);
+        // The thread's scratch buffer (nothing here awaits), then one array of the exact length.
+        var output = t_scratch ??= new ArrayBufferWriter<byte>(4096);
+        output.ResetWrittenCount();
         RewriteEvent(body, output);
-        return output.WrittenSpan.ToArray();
+        var rewritten = output.WrittenSpan.ToArray();
+        if (output.Capacity > 256 * 1024)
+        {
+            t_scratch = null; // a rare large body does not stay with the thread
+        }
+        return rewritten;
     }
 
     /// <inheritdoc />

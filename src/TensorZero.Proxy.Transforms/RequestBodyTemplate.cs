@@ -28,6 +28,12 @@ public sealed class RequestBodyTemplate
         _modelMemberIndex = modelMemberIndex;
     }
 
+    /// <summary>
+    /// The byte ranges in the original body of the kept top-level members, in order, each from its name's opening
+    /// quote to the end of its value.
+    /// </summary>
+    public ReadOnlySpan<Range> Members => _keptMembers;
+
     /// <summary>Renders the upstream body with <c>model</c> set to <paramref name="modelName"/> (added if absent).</summary>
     /// <param name="modelName">The provider's model name.</param>
     /// <param name="extraMembers">Whole encoded members (<c>"temperature":0.7</c>) appended as they are.</param>

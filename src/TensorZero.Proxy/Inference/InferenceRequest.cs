@@ -23,11 +23,9 @@ internal sealed class InferenceRequest
     private readonly HashSet<string> _fields;
 
     private InferenceRequest(
-        byte[] body, string model, bool stream, RequestBodyTemplate template, Dictionary<string, JsonElement> tensorZeroFields, HashSet<string> fields,
-        Range[] members)
+        byte[] body, string model, bool stream, RequestBodyTemplate template, Dictionary<string, JsonElement> tensorZeroFields, HashSet<string> fields)
     {
         _fields = fields;
-        Members = members;
         Body = body;
         Model = model;
         Stream = stream;
@@ -49,9 +47,6 @@ internal sealed class InferenceRequest
 
     /// <summary>The <c>tensorzero::*</c> fields by full name, as JSON.</summary>
     public IReadOnlyDictionary<string, JsonElement> TensorZeroFields { get; }
-
-    /// <summary>The byte ranges in <see cref="Body"/> of the top-level members other than <c>tensorzero::*</c>, each from its name's opening quote to the end of its value.</summary>
-    public Range[] Members { get; }
 
     /// <summary>Whether the client's body has a top-level field of this name.</summary>
     public bool HasField(string name) => _fields.Contains(name);
@@ -165,9 +160,8 @@ internal sealed class InferenceRequest
             return false;
         }
 
-        Range[] members = [.. kept];
-        var template = new RequestBodyTemplate(body, members, modelIndex);
-        request = new InferenceRequest(body, model, stream ?? false, template, tensorZero ?? [], seen, members);
+        var template = new RequestBodyTemplate(body, [.. kept], modelIndex);
+        request = new InferenceRequest(body, model, stream ?? false, template, tensorZero ?? [], seen);
         error = null;
         return true;
     }

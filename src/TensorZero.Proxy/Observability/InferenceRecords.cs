@@ -205,8 +205,9 @@ internal sealed class InferenceRecords
     /// <summary>
     /// <c>input</c> (the <c>messages</c> array as sent), <c>tool_params</c> (tools, tool_choice, ...) and
     /// <c>inference_params</c> (every other OpenAI field: temperature, max_tokens, response_format, ...), each as
-    /// JSON text. The members are the ones the request's parse located; each is classified by its name and copied as
-    /// its raw text (no DOM, no second pass of a JSON reader over the body).
+    /// JSON text. The members are the ones the request's parse located for its template (every member but the
+    /// <c>tensorzero::</c> ones); each is classified by its name and copied as its raw text (no DOM, no second pass of
+    /// a JSON reader over the body).
     /// </summary>
     private void WriteRequestParts(Utf8JsonWriter w, InferenceRequest request)
     {
@@ -214,7 +215,7 @@ internal sealed class InferenceRecords
         _tools.Clear();
         _parameters.Clear();
         var body = request.Body;
-        foreach (var member in request.Members)
+        foreach (var member in request.Template.Members)
         {
             var text = body.AsSpan(member);
             switch (Classify(text, out var valueStart))

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text.Json;
 
 namespace TensorZero.Proxy.Transforms;
@@ -85,15 +86,22 @@ public sealed class RequestBodyTemplate
         return body;
     }
 
-    /// <summary>The last model member rendered: providers' model names are few, so this is nearly always a hit.</summary>
-    private static volatile EncodedModel? s_lastModel;
+    /// <summary>
+    /// Encoded model members by name. The names are the providers' (from the configuration), so they are few; past
+    /// the bound a name is encoded on each call instead of being kept.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, byte[]> s_modelMembers = new(StringComparer.Ordinal);
+
+    private const int MaxKeptModelNames = 1024;
+
+    private static int s_keptModelNames;
 
     /// <summary><c>"model":"name"</c>, the name escaped as <see cref="Utf8JsonWriter"/> escapes it by default.</summary>
     private static byte[] ModelMember(string modelName)
     {
-        if (s_lastModel is { } last && string.Equals(last.Name, modelName, StringComparison.Ordinal))
+        if (s_modelMembers.TryGetValue(modelName, out var member))
         {
-            return last.Member;
+            return member;
         }
         var buffer = new ArrayBufferWriter<byte>(modelName.Length + 16);
         buffer.Write("\"model\":"u8);
@@ -101,10 +109,12 @@ public sealed class RequestBodyTemplate
         {
             writer.WriteStringValue(modelName);
         }
-        var member = buffer.WrittenSpan.ToArray();
-        s_lastModel = new EncodedModel(modelName, member);
+        member = buffer.WrittenSpan.ToArray();
+        // A counter rather than the dictionary's Count, which takes every lock of the dictionary.
+        if (Volatile.Read(ref s_keptModelNames) < MaxKeptModelNames && s_modelMembers.TryAdd(modelName, member))
+        {
+            Interlocked.Increment(ref s_keptModelNames);
+        }
         return member;
     }
-
-    private sealed record EncodedModel(string Name, byte[] Member);
 }

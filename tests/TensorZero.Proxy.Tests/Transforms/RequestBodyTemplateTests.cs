@@ -30,7 +30,7 @@ public sealed class RequestBodyTemplateTests
     {
         var template = new RequestBodyTemplate(Source, [new Range(1, 12), new Range(13, 26)], modelMemberIndex: 0);
 
-        // The encoded model member is kept for the last name: a second name must not reuse the first one's bytes.
+        // Encoded model members are kept by name: no name may get another one's bytes.
         foreach (var name in new[] { "one", "two", "one", "t<h>r\"ee", "one" })
         {
             var body = Render(template, name, "\"n\":1");

@@ -83,29 +83,34 @@ internal static class LoadBenchmark
         // gateway in short alternating pairs (ABBA order), so that the machine's slow spells fall on both alike. The
         // budget figure is the median of the pairs' ratios; the ratio of the totals is printed beside it.
         var mockAlone = await H2LoadAsync(targets[0], body, work, rate: null, options.Seconds, options.Connections);
-        var pairs = new List<(double Yarp, double Gateway)>();
+        // Beside each run's throughput, the gateway process's CPU time per request (user + system), which says how many
+        // microseconds separate the two routes; the gateway process serves both routes, and nothing else runs in it.
+        var pairs = new List<(double Yarp, double Gateway, double YarpCpu, double GatewayCpu)>();
         for (var round = 0; round < options.ClosedPairs; round++)
         {
-            var pair = new Dictionary<string, double>();
+            var pair = new Dictionary<string, (double PerSecond, double CpuMicroseconds)>();
             foreach (var target in round % 2 == 0 ? targets[1..] : [targets[2], targets[1]])
             {
+                var cpuBefore = GatewayCpuTime(rig);
                 var l = await H2LoadAsync(target, body, work, rate: null, options.ClosedSeconds, options.Connections);
+                var cpu = GatewayCpuTime(rig) - cpuBefore;
                 rig.CountGatewayResponses(target, l);
-                pair[target.Name] = l.Count / (double)options.ClosedSeconds;
+                pair[target.Name] = (l.Count / (double)options.ClosedSeconds, cpu.TotalMicroseconds / Math.Max(1, l.Count));
             }
-            pairs.Add((pair["yarp"], pair["gateway"]));
+            pairs.Add((pair["yarp"].PerSecond, pair["gateway"].PerSecond, pair["yarp"].CpuMicroseconds, pair["gateway"].CpuMicroseconds));
         }
-        Console.WriteLine($"| closed loop, {options.Connections} connections | requests/s | relative to yarp |");
-        Console.WriteLine("|---|---|---|");
-        Console.WriteLine($"| direct ({options.Seconds} s) | {mockAlone.Count / (double)options.Seconds:F0} | {mockAlone.Count / (double)options.Seconds / pairs.Average(p => p.Yarp):P1} |");
+        Console.WriteLine($"| closed loop, {options.Connections} connections | requests/s | relative to yarp | gateway process CPU µs per request |");
+        Console.WriteLine("|---|---|---|---|");
+        Console.WriteLine($"| direct ({options.Seconds} s) | {mockAlone.Count / (double)options.Seconds:F0} | {mockAlone.Count / (double)options.Seconds / pairs.Average(p => p.Yarp):P1} | – |");
         for (var i = 0; i < pairs.Count; i++)
         {
-            Console.WriteLine($"| pair {i + 1} ({options.ClosedSeconds} s each): yarp / gateway | {pairs[i].Yarp:F0} / {pairs[i].Gateway:F0} | {pairs[i].Gateway / pairs[i].Yarp:P1} |");
+            Console.WriteLine($"| pair {i + 1} ({options.ClosedSeconds} s each): yarp / gateway | {pairs[i].Yarp:F0} / {pairs[i].Gateway:F0} | {pairs[i].Gateway / pairs[i].Yarp:P1} | {pairs[i].YarpCpu:F1} / {pairs[i].GatewayCpu:F1} |");
         }
         var totalRatio = pairs.Sum(p => p.Gateway) / pairs.Sum(p => p.Yarp);
         var medianRatio = Median(pairs.Select(p => p.Gateway / p.Yarp));
-        Console.WriteLine($"| all pairs: yarp / gateway | {pairs.Average(p => p.Yarp):F0} / {pairs.Average(p => p.Gateway):F0} | {totalRatio:P1} |");
-        Console.WriteLine($"closed-loop gateway / yarp: median of {pairs.Count} pairs {medianRatio:P1}, ratio of totals {totalRatio:P1}");
+        Console.WriteLine($"| all pairs: yarp / gateway | {pairs.Average(p => p.Yarp):F0} / {pairs.Average(p => p.Gateway):F0} | {totalRatio:P1} | {Median(pairs.Select(p => p.YarpCpu)):F1} / {Median(pairs.Select(p => p.GatewayCpu)):F1} (medians) |");
+        Console.WriteLine($"closed-loop gateway / yarp: median of {pairs.Count} pairs {medianRatio:P1}, ratio of totals {totalRatio:P1}; " +
+            $"the gateway route costs {Median(pairs.Select(p => p.GatewayCpu - p.YarpCpu)):F1} µs of CPU per request more than the plain route (median of the pairs)");
         var throughputOk = medianRatio >= 0.85;
 
         var ttft = await TtftBenchmark.RunAsync(targets[0].Url, targets[2].Url, options.TtftRequests);
@@ -136,6 +141,12 @@ internal static class LoadBenchmark
     }
 
     private static IEnumerable<Target> Rotate(Target[] targets, int round) => targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length));
+
+    private static TimeSpan GatewayCpuTime(BenchRig rig)
+    {
+        rig.Gateway.Refresh();
+        return rig.Gateway.TotalProcessorTime;
+    }
 
     /// <summary>One load run: the paced open-loop client at a rate, h2load in closed loop (rate null).</summary>
     internal static async Task<Latencies> H2LoadAsync(Target target, string body, string work, int? rate, int seconds, int clients)

@@ -14,6 +14,7 @@ public sealed class RequestBodyTemplate
     private readonly ReadOnlyMemory<byte> _source;
     private readonly Range[] _keptMembers;
     private readonly int _modelMemberIndex;
+    private readonly int _keptLength;
 
     /// <summary>Creates a template.</summary>
     /// <param name="source">The original body.</param>
@@ -27,6 +28,11 @@ public sealed class RequestBodyTemplate
         _source = source;
         _keptMembers = keptMembers;
         _modelMemberIndex = modelMemberIndex;
+        // The bytes every rendering copies from the source: the kept members but the client's model member.
+        for (var i = 0; i < keptMembers.Length; i++)
+        {
+            _keptLength += i == modelMemberIndex ? 0 : keptMembers[i].GetOffsetAndLength(source.Length).Length;
+        }
     }
 
     /// <summary>
@@ -44,13 +50,10 @@ public sealed class RequestBodyTemplate
         var model = ModelMember(modelName);
         var source = _source.Span;
 
-        // One array of the exact length: braces, members, the commas between them.
+        // One array of the exact length: braces, the kept members, the model member (replaced or added), the extra
+        // members, and the commas between them.
         var items = _keptMembers.Length + (_modelMemberIndex < 0 ? 1 : 0) + extraMembers.Length;
-        var length = 2 + Math.Max(0, items - 1) + (_modelMemberIndex < 0 ? model.Length : 0);
-        for (var i = 0; i < _keptMembers.Length; i++)
-        {
-            length += i == _modelMemberIndex ? model.Length : _keptMembers[i].GetOffsetAndLength(source.Length).Length;
-        }
+        var length = 2 + (items - 1) + _keptLength + model.Length;
         foreach (var member in extraMembers)
         {
             length += member.Length;

@@ -10,10 +10,9 @@ namespace TensorZero.Proxy.Tests.Observability;
 /// Nothing is lost when ClickHouse goes away mid-run or the gateway is killed with SIGKILL right after its
 /// responses (DESIGN.md §7): rows wait in the segment files and are shipped, in order, once possible. Counts are
 /// of distinct ids (delivery is at-least-once; ReplacingMergeTree makes a re-sent batch harmless).
-/// The kill comes once the gateway's metrics say the responses' rows are written to its segment files: the
-/// completion hook runs after the response has reached the client, so the hand-off to the writer (a channel, then
-/// one write) trails the last response by microseconds to milliseconds, and a kill inside that window would lose
-/// those records in memory. What these tests prove is that nothing written to the queue is lost.
+/// The kill comes the moment the last response is complete, with no wait on the gateway's metrics: a response
+/// completes only once its record is in the queue file (group commit, docs/DESIGN-NOTES.md), so a kill at any
+/// later moment finds every answered request's rows on disk.
 /// </summary>
 public sealed class FaultToleranceTests
 {

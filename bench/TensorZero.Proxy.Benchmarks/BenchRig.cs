@@ -39,6 +39,9 @@ internal sealed class BenchRig : IDisposable
     /// <summary>The request body file of the load runs.</summary>
     public string BodyFile => Path.Combine(_work.FullName, "body.json");
 
+    /// <summary>The same body as a dry run (<c>tensorzero::dryrun</c>: nothing is recorded).</summary>
+    public string DryRunBodyFile => Path.Combine(_work.FullName, "dryrun.json");
+
     /// <summary>The three targets: the mock called directly, the plain YARP route, the gateway's inference route.</summary>
     public LoadBenchmark.Target[] Targets =>
     [
@@ -62,6 +65,7 @@ internal sealed class BenchRig : IDisposable
         var config = Path.Combine(work.FullName, "bench.toml");
         await File.WriteAllTextAsync(config, BenchSetup.Config(mockUrl, observability));
         await File.WriteAllTextAsync(Path.Combine(work.FullName, "body.json"), LoadBenchmark.BodyJson);
+        await File.WriteAllTextAsync(Path.Combine(work.FullName, "dryrun.json"), LoadBenchmark.DryRunBodyJson);
 
         var mock = LoadBenchmark.Start("taskset", $"-c {mockCpus} dotnet {benchDll} mock --port {new Uri(mockUrl).Port}", work.FullName);
         var gateway = LoadBenchmark.Start("taskset", string.Join(' ',

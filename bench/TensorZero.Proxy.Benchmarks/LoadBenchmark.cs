@@ -16,6 +16,9 @@ internal static class LoadBenchmark
 {
     internal const string BodyJson = """{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}""";
 
+    /// <summary>The same request as a dry run: the same route and provider call, no capture and no record.</summary>
+    internal const string DryRunBodyJson = """{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2,"tensorzero::dryrun":true}""";
+
     public static async Task<int> RunAsync(string[] args)
     {
         var options = LoadOptions.Parse(args);
@@ -79,38 +82,52 @@ internal static class LoadBenchmark
         }
 
         Console.WriteLine();
-        // Closed loop: the mock alone once (it must be far faster than both routes), then the plain YARP route and the
-        // gateway in short alternating pairs (ABBA order), so that the machine's slow spells fall on both alike. The
-        // budget figure is the median of the pairs' ratios; the ratio of the totals is printed beside it.
+        // Closed loop: the mock alone once (it must be far faster than both routes), then the plain YARP route, the
+        // gateway, and the gateway on dry runs in short alternating rounds (the order reversed every other round), so
+        // that the machine's slow spells fall on all alike. The budget figure is the median of the rounds' gateway /
+        // yarp ratios; the ratio of the totals is printed beside it. The dry runs (tensorzero::dryrun: the same route,
+        // transforms and provider call, but no response capture and no record) split the gateway's extra cost into
+        // its record and everything else.
         var mockAlone = await H2LoadAsync(targets[0], body, work, rate: null, options.Seconds, options.Connections);
         // Beside each run's throughput, the gateway process's CPU time per request (user + system), which says how many
-        // microseconds separate the two routes; the gateway process serves both routes, and nothing else runs in it.
-        var pairs = new List<(double Yarp, double Gateway, double YarpCpu, double GatewayCpu)>();
-        for (var round = 0; round < options.ClosedPairs; round++)
+        // microseconds separate the routes; the gateway process serves all of them, and nothing else runs in it.
+        var closedTargets = new[] { targets[1], targets[2], new Target("gateway-dryrun", targets[2].Url, rig.DryRunBodyFile) };
+        var rounds = new List<Dictionary<string, (double PerSecond, double Cpu)>>();
+        for (var round = 0; round < options.ClosedRounds; round++)
         {
-            var pair = new Dictionary<string, (double PerSecond, double CpuMicroseconds)>();
-            foreach (var target in round % 2 == 0 ? targets[1..] : [targets[2], targets[1]])
+            var runs = new Dictionary<string, (double PerSecond, double Cpu)>();
+            foreach (var target in round % 2 == 0 ? closedTargets : closedTargets.Reverse())
             {
                 var cpuBefore = GatewayCpuTime(rig);
                 var l = await H2LoadAsync(target, body, work, rate: null, options.ClosedSeconds, options.Connections);
                 var cpu = GatewayCpuTime(rig) - cpuBefore;
                 rig.CountGatewayResponses(target, l);
-                pair[target.Name] = (l.Count / (double)options.ClosedSeconds, cpu.TotalMicroseconds / Math.Max(1, l.Count));
+                runs[target.Name] = (l.Count / (double)options.ClosedSeconds, cpu.TotalMicroseconds / Math.Max(1, l.Count));
             }
-            pairs.Add((pair["yarp"].PerSecond, pair["gateway"].PerSecond, pair["yarp"].CpuMicroseconds, pair["gateway"].CpuMicroseconds));
+            rounds.Add(runs);
         }
-        Console.WriteLine($"| closed loop, {options.Connections} connections | requests/s | relative to yarp | gateway process CPU µs per request |");
-        Console.WriteLine("|---|---|---|---|");
-        Console.WriteLine($"| direct ({options.Seconds} s) | {mockAlone.Count / (double)options.Seconds:F0} | {mockAlone.Count / (double)options.Seconds / pairs.Average(p => p.Yarp):P1} | – |");
-        for (var i = 0; i < pairs.Count; i++)
+        double Of(Dictionary<string, (double PerSecond, double Cpu)> r, string name) => r[name].PerSecond;
+        double CpuOf(Dictionary<string, (double PerSecond, double Cpu)> r, string name) => r[name].Cpu;
+        Console.WriteLine($"| closed loop, {options.Connections} connections | requests/s: yarp / gateway / gateway dry run | gateway relative to yarp | dry run relative to yarp | gateway process CPU µs per request: yarp / gateway / dry run |");
+        Console.WriteLine("|---|---|---|---|---|");
+        var yarpAverage = rounds.Average(r => Of(r, "yarp"));
+        Console.WriteLine($"| direct ({options.Seconds} s) | {mockAlone.Count / (double)options.Seconds:F0} | {mockAlone.Count / (double)options.Seconds / yarpAverage:P1} of yarp | – | – |");
+        for (var i = 0; i < rounds.Count; i++)
         {
-            Console.WriteLine($"| pair {i + 1} ({options.ClosedSeconds} s each): yarp / gateway | {pairs[i].Yarp:F0} / {pairs[i].Gateway:F0} | {pairs[i].Gateway / pairs[i].Yarp:P1} | {pairs[i].YarpCpu:F1} / {pairs[i].GatewayCpu:F1} |");
+            var r = rounds[i];
+            Console.WriteLine($"| round {i + 1} ({options.ClosedSeconds} s each) | {Of(r, "yarp"):F0} / {Of(r, "gateway"):F0} / {Of(r, "gateway-dryrun"):F0} | " +
+                $"{Of(r, "gateway") / Of(r, "yarp"):P1} | {Of(r, "gateway-dryrun") / Of(r, "yarp"):P1} | {CpuOf(r, "yarp"):F1} / {CpuOf(r, "gateway"):F1} / {CpuOf(r, "gateway-dryrun"):F1} |");
         }
-        var totalRatio = pairs.Sum(p => p.Gateway) / pairs.Sum(p => p.Yarp);
-        var medianRatio = Median(pairs.Select(p => p.Gateway / p.Yarp));
-        Console.WriteLine($"| all pairs: yarp / gateway | {pairs.Average(p => p.Yarp):F0} / {pairs.Average(p => p.Gateway):F0} | {totalRatio:P1} | {Median(pairs.Select(p => p.YarpCpu)):F1} / {Median(pairs.Select(p => p.GatewayCpu)):F1} (medians) |");
-        Console.WriteLine($"closed-loop gateway / yarp: median of {pairs.Count} pairs {medianRatio:P1}, ratio of totals {totalRatio:P1}; " +
-            $"the gateway route costs {Median(pairs.Select(p => p.GatewayCpu - p.YarpCpu)):F1} µs of CPU per request more than the plain route (median of the pairs)");
+        var totalRatio = rounds.Sum(r => Of(r, "gateway")) / rounds.Sum(r => Of(r, "yarp"));
+        var medianRatio = Median(rounds.Select(r => Of(r, "gateway") / Of(r, "yarp")));
+        var dryRatio = Median(rounds.Select(r => Of(r, "gateway-dryrun") / Of(r, "yarp")));
+        Console.WriteLine($"| all rounds (averages; CPU medians) | {yarpAverage:F0} / {rounds.Average(r => Of(r, "gateway")):F0} / {rounds.Average(r => Of(r, "gateway-dryrun")):F0} | " +
+            $"{totalRatio:P1} | {rounds.Sum(r => Of(r, "gateway-dryrun")) / rounds.Sum(r => Of(r, "yarp")):P1} | " +
+            $"{Median(rounds.Select(r => CpuOf(r, "yarp"))):F1} / {Median(rounds.Select(r => CpuOf(r, "gateway"))):F1} / {Median(rounds.Select(r => CpuOf(r, "gateway-dryrun"))):F1} |");
+        Console.WriteLine($"closed-loop gateway / yarp: median of {rounds.Count} rounds {medianRatio:P1}, ratio of totals {totalRatio:P1}; " +
+            $"the gateway route costs {Median(rounds.Select(r => CpuOf(r, "gateway") - CpuOf(r, "yarp"))):F1} µs of CPU per request more than the plain route (median of the rounds)");
+        Console.WriteLine($"of which its record (capture, two rows, their append to the queue files): {Median(rounds.Select(r => CpuOf(r, "gateway") - CpuOf(r, "gateway-dryrun"))):F1} µs; " +
+            $"on dry runs (no record) the gateway route is at {dryRatio:P1} of yarp (median) and costs {Median(rounds.Select(r => CpuOf(r, "gateway-dryrun") - CpuOf(r, "yarp"))):F1} µs more");
         var throughputOk = medianRatio >= 0.85;
 
         var ttft = await TtftBenchmark.RunAsync(targets[0].Url, targets[2].Url, options.TtftRequests);
@@ -153,8 +170,9 @@ internal static class LoadBenchmark
     {
         if (rate is { } paced)
         {
-            return await OpenLoopAsync(target, body, work, paced, seconds, clients);
+            return await OpenLoopAsync(target, target.Body ?? body, work, paced, seconds, clients);
         }
+        body = target.Body ?? body;
         var log = Path.Combine(work, $"h2load-{target.Name}-{Guid.NewGuid():N}.tsv");
         List<string> args = ["-c", LoadCpus, "h2load", "--h1", "-t", "1", "-c", $"{clients}", "-D", $"{seconds}", "-d", body,
             "-H", "content-type: application/json", $"--log-file={log}"];
@@ -266,7 +284,8 @@ internal static class LoadBenchmark
         throw new InvalidOperationException("TensorZero.sln not found");
     }
 
-    internal sealed record Target(string Name, string Url);
+    /// <summary>A load target; <paramref name="Body"/> is its own request body file, if not the run's.</summary>
+    internal sealed record Target(string Name, string Url, string? Body = null);
 }
 
 /// <summary>Latency percentiles (ms) and success rate of one or more runs.</summary>
@@ -316,7 +335,7 @@ internal sealed record Latencies(long Count, long Succeeded, double[] SortedMs)
 
 /// <summary>Options of the load run; the defaults keep it under ten minutes.</summary>
 internal sealed record LoadOptions(
-    int[] Rates, int Rounds, int Seconds, int WarmupRounds, int WarmupSeconds, int OpenLoopClients, int Connections, int ClosedPairs, int ClosedSeconds, int BudgetRate,
+    int[] Rates, int Rounds, int Seconds, int WarmupRounds, int WarmupSeconds, int OpenLoopClients, int Connections, int ClosedRounds, int ClosedSeconds, int BudgetRate,
     int TtftRequests, bool KeepWork,
     string GatewayCpus, string MockCpus, string LoadCpus, bool Observability)
 {
@@ -336,7 +355,7 @@ internal sealed record LoadOptions(
             WarmupSeconds: int.Parse(Value("--warmup-seconds") ?? (quick ? "5" : "8"), CultureInfo.InvariantCulture),
             OpenLoopClients: int.Parse(Value("--clients") ?? "20", CultureInfo.InvariantCulture),
             Connections: int.Parse(Value("--connections") ?? "64", CultureInfo.InvariantCulture),
-            ClosedPairs: int.Parse(Value("--closed-pairs") ?? (quick ? "2" : "9"), CultureInfo.InvariantCulture),
+            ClosedRounds: int.Parse(Value("--closed-rounds") ?? Value("--closed-pairs") ?? (quick ? "2" : "9"), CultureInfo.InvariantCulture),
             ClosedSeconds: int.Parse(Value("--closed-seconds") ?? (quick ? "5" : "4"), CultureInfo.InvariantCulture),
             BudgetRate: 2000,
             TtftRequests: int.Parse(Value("--ttft-requests") ?? (quick ? "500" : "3000"), CultureInfo.InvariantCulture),

@@ -24,7 +24,7 @@ static int Usage()
     Console.Error.WriteLine("""
         usage: TensorZero.Proxy.Benchmarks <mode>
           load [--quick] [--rates 500,1000,2000] [--rounds N] [--seconds N] [--warmup-rounds N] [--warmup-seconds N]
-               [--clients N] [--connections N] [--closed-pairs N] [--closed-seconds N] [--observability off] [--keep]
+               [--clients N] [--connections N] [--closed-rounds N] [--closed-seconds N] [--observability off] [--keep]
           soak [--minutes 10] [--rate 1000]   (gateway RSS over time, no row lost)
           failover [--seconds N] [--concurrency N] [--rounds N]
           mock --port N

@@ -34,58 +34,19 @@ internal sealed class InferenceRecords
     /// <summary>Request fields stored elsewhere or not at all: model, messages, stream and the tensorzero:: ones.</summary>
     private static readonly byte[] TensorZeroPrefix = Encoding.UTF8.GetBytes(InferenceRequest.TensorZeroPrefix);
 
-    // Column names, encoded once.
-    private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
-    private static readonly JsonEncodedText EpisodeId = JsonEncodedText.Encode("episode_id");
-    private static readonly JsonEncodedText FunctionName = JsonEncodedText.Encode("function_name");
-    private static readonly JsonEncodedText VariantName = JsonEncodedText.Encode("variant_name");
-    private static readonly JsonEncodedText Model = JsonEncodedText.Encode("model");
-    private static readonly JsonEncodedText ModelName = JsonEncodedText.Encode("model_name");
-    private static readonly JsonEncodedText ModelProviderName = JsonEncodedText.Encode("model_provider_name");
-    private static readonly JsonEncodedText Input = JsonEncodedText.Encode("input");
-    private static readonly JsonEncodedText ToolParams = JsonEncodedText.Encode("tool_params");
-    private static readonly JsonEncodedText InferenceParams = JsonEncodedText.Encode("inference_params");
-    private static readonly JsonEncodedText Output = JsonEncodedText.Encode("output");
-    private static readonly JsonEncodedText ExtraHeaders = JsonEncodedText.Encode("extra_headers");
-    private static readonly JsonEncodedText ExtraBody = JsonEncodedText.Encode("extra_body");
-    private static readonly JsonEncodedText InputTokens = JsonEncodedText.Encode("input_tokens");
-    private static readonly JsonEncodedText OutputTokens = JsonEncodedText.Encode("output_tokens");
-    private static readonly JsonEncodedText FinishReason = JsonEncodedText.Encode("finish_reason");
-    private static readonly JsonEncodedText ProcessingTimeMs = JsonEncodedText.Encode("processing_time_ms");
-    private static readonly JsonEncodedText TtftMs = JsonEncodedText.Encode("ttft_ms");
-    private static readonly JsonEncodedText Outcome = JsonEncodedText.Encode("outcome");
-    private static readonly JsonEncodedText AttemptCount = JsonEncodedText.Encode("attempt_count");
-    private static readonly JsonEncodedText Stream = JsonEncodedText.Encode("stream");
-    private static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
-    private static readonly JsonEncodedText InferenceId = JsonEncodedText.Encode("inference_id");
-    private static readonly JsonEncodedText Attempt = JsonEncodedText.Encode("attempt");
-    private static readonly JsonEncodedText RawRequest = JsonEncodedText.Encode("raw_request");
-    private static readonly JsonEncodedText RawRequestBytes = JsonEncodedText.Encode("raw_request_bytes");
-    private static readonly JsonEncodedText RawResponse = JsonEncodedText.Encode("raw_response");
-    private static readonly JsonEncodedText RawResponseBytes = JsonEncodedText.Encode("raw_response_bytes");
-    private static readonly JsonEncodedText ResponseTimeMs = JsonEncodedText.Encode("response_time_ms");
-    private static readonly JsonEncodedText StatusCode = JsonEncodedText.Encode("status_code");
-    private static readonly JsonEncodedText Error = JsonEncodedText.Encode("error");
-    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
-    private static readonly JsonEncodedText Text = JsonEncodedText.Encode("text");
-    private static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
-    private static readonly JsonEncodedText Arguments = JsonEncodedText.Encode("arguments");
-    private static readonly JsonEncodedText TagsKey = JsonEncodedText.Encode("tags.key");
-    private static readonly JsonEncodedText TagsValue = JsonEncodedText.Encode("tags.value");
-    private static readonly JsonEncodedText HeadersKey = JsonEncodedText.Encode("headers.key");
-    private static readonly JsonEncodedText HeadersValue = JsonEncodedText.Encode("headers.value");
-
     private readonly int _maxRawBytes;
     private readonly double _ticksPerSecond;
     private readonly ArrayBufferWriter<byte> _scratch = new(1024);
-    private readonly ArrayBufferWriter<byte> _escaped = new(4096);
     private readonly List<Range> _tools = [];
     private readonly List<Range> _parameters = [];
     private readonly byte[] _timestampText = new byte[32];
     private long _timestampSecond = long.MinValue;
     private int _timestampLength;
-    private Utf8JsonWriter? _writer;
-    private Utf8JsonWriter? _scratchWriter;
+    // The row being written: its output, and whether a column is written yet (the next one needs a comma).
+    private IBufferWriter<byte> _row = null!;
+    private bool _rowHasColumn;
+    // UTF-16 values are transcoded here before they are escaped.
+    private byte[] _utf8 = new byte[1024];
 
     public InferenceRecords(int maxRawBytes, TimeProvider time)
     {
@@ -115,60 +76,39 @@ internal sealed class InferenceRecords
         return (1, modelRows);
     }
 
-    private Utf8JsonWriter Start(IBufferWriter<byte> output)
-    {
-        if (_writer is null)
-        {
-            _writer = new Utf8JsonWriter(output, JsonOptions.Writer);
-        }
-        else
-        {
-            _writer.Reset(output);
-        }
-        _writer.WriteStartObject();
-        return _writer;
-    }
-
-    private static void End(Utf8JsonWriter writer, IBufferWriter<byte> output)
-    {
-        writer.WriteEndObject();
-        writer.Flush();
-        output.Write("\n"u8);
-    }
-
     private void WriteChatInference(InferenceFeature inference, IBufferWriter<byte> output)
     {
         var committed = inference.CommittedAttempt;
         var capture = committed?.Response;
-        var w = Start(output);
-        w.WriteString(Id, inference.InferenceId);
-        w.WriteString(EpisodeId, inference.EpisodeId);
-        w.WriteString(FunctionName, inference.FunctionName);
-        w.WriteString(VariantName, inference.VariantName ?? "");
-        w.WriteString(Model, inference.Request.Model);
-        w.WriteString(ModelName, committed?.Model ?? "");
-        w.WriteString(ModelProviderName, committed?.Provider ?? "");
-        WriteRequestParts(w, inference.Request);
-        WriteOutput(w, capture);
-        WriteNested(w, TagsKey, TagsValue, inference.Tags);
-        WriteNullableString(w, ExtraHeaders, inference.ExtraHeadersJson);
-        WriteNullableString(w, ExtraBody, inference.ExtraBodyJson);
-        WriteNullableNumber(w, InputTokens, capture?.InputTokens);
-        WriteNullableNumber(w, OutputTokens, capture?.OutputTokens);
-        WriteNullableString(w, FinishReason, capture?.FinishReason);
-        w.WriteNumber(ProcessingTimeMs, Milliseconds(inference.Duration));
+        StartRow(output);
+        Column("id"u8, inference.InferenceId);
+        Column("episode_id"u8, inference.EpisodeId);
+        Column("function_name"u8, inference.FunctionName);
+        Column("variant_name"u8, inference.VariantName ?? "");
+        Column("model"u8, inference.Request.Model);
+        Column("model_name"u8, committed?.Model ?? "");
+        Column("model_provider_name"u8, committed?.Provider ?? "");
+        WriteRequestParts(inference.Request);
+        WriteOutput(capture);
+        WriteNested("tags.key"u8, "tags.value"u8, inference.Tags);
+        Column("extra_headers"u8, inference.ExtraHeadersJson);
+        Column("extra_body"u8, inference.ExtraBodyJson);
+        Column("input_tokens"u8, capture?.InputTokens);
+        Column("output_tokens"u8, capture?.OutputTokens);
+        Column("finish_reason"u8, capture?.FinishReason);
+        Column("processing_time_ms"u8, Milliseconds(inference.Duration));
         long? ttft = null;
         if (inference.Request.Stream && committed?.TimeToFirstToken is { } first)
         {
             var before = committed.StartedTimestamp == 0 ? TimeSpan.Zero : Elapsed(inference.StartedTimestamp, committed.StartedTimestamp);
             ttft = Milliseconds(before + first);
         }
-        WriteNullableNumber(w, TtftMs, ttft);
-        w.WriteString(Outcome, Describe(inference.Outcome));
-        w.WriteNumber(AttemptCount, inference.AttemptCount);
-        w.WriteNumber(Stream, inference.Request.Stream ? 1 : 0);
-        WriteTimestamp(w, inference.StartedAt);
-        End(w, output);
+        Column("ttft_ms"u8, ttft);
+        Column("outcome"u8, Describe(inference.Outcome));
+        Column("attempt_count"u8, inference.AttemptCount);
+        Column("stream"u8, inference.Request.Stream ? 1 : 0);
+        WriteTimestamp(inference.StartedAt);
+        EndRow();
     }
 
     private void WriteModelInference(InferenceFeature inference, AttemptRecord attempt, int ordinal, IBufferWriter<byte> output)
@@ -177,29 +117,121 @@ internal sealed class InferenceRecords
             ? inference.StartedAt
             : inference.StartedAt + Elapsed(inference.StartedTimestamp, attempt.StartedTimestamp);
         var capture = attempt.Response;
-        var w = Start(output);
-        w.WriteString(Id, UuidV7.Create(startedAt));
-        w.WriteString(InferenceId, inference.InferenceId);
-        w.WriteNumber(Attempt, ordinal);
-        w.WriteString(ModelName, attempt.Model);
-        w.WriteString(ModelProviderName, attempt.Provider);
-        w.WriteString(VariantName, attempt.Variant ?? "");
+        StartRow(output);
+        Column("id"u8, UuidV7.Create(startedAt));
+        Column("inference_id"u8, inference.InferenceId);
+        Column("attempt"u8, ordinal);
+        Column("model_name"u8, attempt.Model);
+        Column("model_provider_name"u8, attempt.Provider);
+        Column("variant_name"u8, attempt.Variant ?? "");
         var request = attempt.RawRequest ?? ReadOnlyMemory<byte>.Empty;
-        WriteCapped(w, RawRequest, request.Span);
-        w.WriteNumber(RawRequestBytes, request.Length);
-        WriteCapped(w, RawResponse, capture is null ? [] : capture.Raw);
-        w.WriteNumber(RawResponseBytes, capture?.RawLength ?? 0);
-        WriteNullableNumber(w, InputTokens, capture?.InputTokens);
-        WriteNullableNumber(w, OutputTokens, capture?.OutputTokens);
-        WriteNullableString(w, FinishReason, capture?.FinishReason);
-        w.WriteNumber(ResponseTimeMs, Milliseconds(attempt.Elapsed));
-        WriteNullableNumber(w, TtftMs, inference.Request.Stream && attempt.TimeToFirstToken is { } t ? Milliseconds(t) : null);
-        w.WriteString(Outcome, Describe(attempt.Outcome));
-        WriteNullableNumber(w, StatusCode, attempt.StatusCode);
-        WriteNullableString(w, Error, attempt.Error);
-        WriteNested(w, HeadersKey, HeadersValue, attempt.AppliedHeaders);
-        WriteTimestamp(w, startedAt);
-        End(w, output);
+        WriteCapped("raw_request"u8, request.Span);
+        Column("raw_request_bytes"u8, request.Length);
+        WriteCapped("raw_response"u8, capture is null ? [] : capture.Raw);
+        Column("raw_response_bytes"u8, capture?.RawLength ?? 0);
+        Column("input_tokens"u8, capture?.InputTokens);
+        Column("output_tokens"u8, capture?.OutputTokens);
+        Column("finish_reason"u8, capture?.FinishReason);
+        Column("response_time_ms"u8, Milliseconds(attempt.Elapsed));
+        Column("ttft_ms"u8, inference.Request.Stream && attempt.TimeToFirstToken is { } t ? Milliseconds(t) : null);
+        Column("outcome"u8, Describe(attempt.Outcome));
+        Column("status_code"u8, attempt.StatusCode);
+        Column("error"u8, attempt.Error);
+        WriteNested("headers.key"u8, "headers.value"u8, attempt.AppliedHeaders);
+        WriteTimestamp(startedAt);
+        EndRow();
+    }
+
+    // A row is written straight to its output, without Utf8JsonWriter (whose per-value checks and encoder were most of
+    // a row's cost): the column names are ASCII literals, numbers and UUIDs are formatted in place, and every string
+    // goes through EscapeString, which escapes what JSON requires ('"', '\\', control characters).
+
+    private void StartRow(IBufferWriter<byte> output)
+    {
+        _row = output;
+        _rowHasColumn = false;
+        output.Write("{"u8);
+    }
+
+    private void EndRow()
+    {
+        _row.Write("}\n"u8);
+        _row = null!;
+    }
+
+    /// <summary>Writes <c>,"name":</c> (no comma before the first column).</summary>
+    private void Name(ReadOnlySpan<byte> name)
+    {
+        var span = _row.GetSpan(name.Length + 4);
+        var i = 0;
+        if (_rowHasColumn)
+        {
+            span[i++] = (byte)',';
+        }
+        _rowHasColumn = true;
+        span[i++] = (byte)'"';
+        name.CopyTo(span[i..]);
+        i += name.Length;
+        span[i++] = (byte)'"';
+        span[i++] = (byte)':';
+        _row.Advance(i);
+    }
+
+    private void Column(ReadOnlySpan<byte> name, string? value)
+    {
+        Name(name);
+        if (value is null)
+        {
+            _row.Write("null"u8);
+        }
+        else
+        {
+            WriteString(_row, value);
+        }
+    }
+
+    private void Column(ReadOnlySpan<byte> name, long? value)
+    {
+        Name(name);
+        if (value is not { } number)
+        {
+            _row.Write("null"u8);
+            return;
+        }
+        var span = _row.GetSpan(20);
+        number.TryFormat(span, out var length, default, CultureInfo.InvariantCulture);
+        _row.Advance(length);
+    }
+
+    private void Column(ReadOnlySpan<byte> name, Guid value)
+    {
+        Name(name);
+        var span = _row.GetSpan(38);
+        span[0] = (byte)'"';
+        value.TryFormat(span[1..], out var length);
+        span[length + 1] = (byte)'"';
+        _row.Advance(length + 2);
+    }
+
+    /// <summary>A string as a JSON string literal: transcoded to UTF-8 (a lone surrogate becomes U+FFFD), then escaped.</summary>
+    private void WriteString(IBufferWriter<byte> output, string value)
+    {
+        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (max <= _utf8.Length)
+        {
+            EscapeString(_utf8.AsSpan(0, Encoding.UTF8.GetBytes(value, _utf8)), output);
+            return;
+        }
+        if (max <= 64 * 1024)
+        {
+            _utf8 = new byte[max];
+            EscapeString(_utf8.AsSpan(0, Encoding.UTF8.GetBytes(value, _utf8)), output);
+            return;
+        }
+        // A rare long value does not stay with the writer.
+        var rented = ArrayPool<byte>.Shared.Rent(max);
+        EscapeString(rented.AsSpan(0, Encoding.UTF8.GetBytes(value, rented)), output);
+        ArrayPool<byte>.Shared.Return(rented);
     }
 
     /// <summary>
@@ -209,7 +241,7 @@ internal sealed class InferenceRecords
     /// <c>tensorzero::</c> ones); each is classified by its name and copied as its raw text (no DOM, no second pass of
     /// a JSON reader over the body).
     /// </summary>
-    private void WriteRequestParts(Utf8JsonWriter w, InferenceRequest request)
+    private void WriteRequestParts(InferenceRequest request)
     {
         ReadOnlySpan<byte> messages = "[]"u8;
         _tools.Clear();
@@ -231,9 +263,9 @@ internal sealed class InferenceRecords
                     break;
             }
         }
-        WriteText(w, Input, messages);
-        WriteObjectText(w, ToolParams, body, _tools);
-        WriteObjectText(w, InferenceParams, body, _parameters);
+        WriteText("input"u8, messages);
+        WriteObjectText("tool_params"u8, body, _tools);
+        WriteObjectText("inference_params"u8, body, _parameters);
     }
 
     private enum MemberKind
@@ -297,11 +329,12 @@ internal sealed class InferenceRecords
     }
 
     /// <summary>Writes the raw <paramref name="members"/> as the text of one JSON object (empty string when there are none).</summary>
-    private void WriteObjectText(Utf8JsonWriter w, JsonEncodedText column, byte[] body, List<Range> members)
+    private void WriteObjectText(ReadOnlySpan<byte> column, byte[] body, List<Range> members)
     {
         if (members.Count == 0)
         {
-            w.WriteString(column, ""u8);
+            Name(column);
+            _row.Write("\"\""u8);
             return;
         }
         _scratch.ResetWrittenCount();
@@ -315,58 +348,46 @@ internal sealed class InferenceRecords
             _scratch.Write(body.AsSpan(members[i]));
         }
         _scratch.Write("}"u8);
-        WriteText(w, column, _scratch.WrittenSpan);
+        WriteText(column, _scratch.WrittenSpan);
     }
 
     /// <summary><c>output</c>: TensorZero's content blocks, <c>[{"type":"text",...},{"type":"tool_call",...}]</c>, as JSON text.</summary>
-    private void WriteOutput(Utf8JsonWriter w, ResponseCapture? capture)
+    private void WriteOutput(ResponseCapture? capture)
     {
         _scratch.ResetWrittenCount();
-        var inner = Scratch();
-        inner.WriteStartArray();
+        _scratch.Write("["u8);
+        var first = true;
         if (capture?.Text is { } text)
         {
-            inner.WriteStartObject();
-            inner.WriteString(Type, "text");
-            inner.WriteString(Text, text);
-            inner.WriteEndObject();
+            _scratch.Write("{\"type\":\"text\",\"text\":"u8);
+            WriteString(_scratch, text);
+            _scratch.Write("}"u8);
+            first = false;
         }
         foreach (var call in capture?.ToolCalls ?? [])
         {
-            inner.WriteStartObject();
-            inner.WriteString(Type, "tool_call");
+            _scratch.Write(first ? "{\"type\":\"tool_call\",\"id\":"u8 : ",{\"type\":\"tool_call\",\"id\":"u8);
+            first = false;
             if (call.Id is null)
             {
-                inner.WriteNull(Id);
+                _scratch.Write("null"u8);
             }
             else
             {
-                inner.WriteString(Id, call.Id);
+                WriteString(_scratch, call.Id);
             }
-            inner.WriteString(Name, call.Name);
-            inner.WriteString(Arguments, call.Arguments);
-            inner.WriteEndObject();
+            _scratch.Write(",\"name\":"u8);
+            WriteString(_scratch, call.Name);
+            _scratch.Write(",\"arguments\":"u8);
+            WriteString(_scratch, call.Arguments);
+            _scratch.Write("}"u8);
         }
-        inner.WriteEndArray();
-        inner.Flush();
-        WriteText(w, Output, _scratch.WrittenSpan);
-    }
-
-    private Utf8JsonWriter Scratch()
-    {
-        if (_scratchWriter is null)
-        {
-            _scratchWriter = new Utf8JsonWriter(_scratch, JsonOptions.Writer);
-        }
-        else
-        {
-            _scratchWriter.Reset(_scratch);
-        }
-        return _scratchWriter;
+        _scratch.Write("]"u8);
+        WriteText("output"u8, _scratch.WrittenSpan);
     }
 
     /// <summary>Bytes as a string column, at most the cap, cut on a UTF-8 boundary; invalid UTF-8 becomes U+FFFD.</summary>
-    private void WriteCapped(Utf8JsonWriter w, JsonEncodedText column, ReadOnlySpan<byte> bytes)
+    private void WriteCapped(ReadOnlySpan<byte> column, ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length > _maxRawBytes)
         {
@@ -377,26 +398,22 @@ internal sealed class InferenceRecords
             }
             bytes = bytes[..cut];
         }
-        WriteText(w, column, bytes);
+        WriteText(column, bytes);
     }
 
     /// <summary>
-    /// A string column holding text that is mostly JSON (request members, the raw request and response): UTF-8 as it
-    /// is, with only what JSON requires escaped ('"', '\\', control characters). <see cref="Utf8JsonWriter"/>'s
-    /// encoder takes its slow path at the first quote, and JSON text has a quote every few bytes. Invalid UTF-8
-    /// becomes U+FFFD.
+    /// A string column holding UTF-8 text, mostly JSON (request members, the raw request and response, the output):
+    /// as it is, with only what JSON requires escaped. Invalid UTF-8 becomes U+FFFD.
     /// </summary>
-    private void WriteText(Utf8JsonWriter w, JsonEncodedText column, ReadOnlySpan<byte> utf8)
+    private void WriteText(ReadOnlySpan<byte> column, ReadOnlySpan<byte> utf8)
     {
+        Name(column);
         if (!Utf8.IsValid(utf8))
         {
-            w.WriteString(column, Encoding.UTF8.GetString(utf8));
+            WriteString(_row, Encoding.UTF8.GetString(utf8));
             return;
         }
-        _escaped.ResetWrittenCount();
-        EscapeString(utf8, _escaped);
-        w.WritePropertyName(column);
-        w.WriteRawValue(_escaped.WrittenSpan, skipInputValidation: true);
+        EscapeString(utf8, _row);
     }
 
     /// <summary>
@@ -504,44 +521,28 @@ internal sealed class InferenceRecords
 
     private static byte HexDigit(int value) => (byte)(value < 10 ? '0' + value : 'a' + value - 10);
 
-    private static void WriteNested(Utf8JsonWriter w, JsonEncodedText keys, JsonEncodedText values, IReadOnlyCollection<KeyValuePair<string, string>> pairs)
+    private void WriteNested(ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values, IReadOnlyCollection<KeyValuePair<string, string>> pairs)
     {
-        w.WriteStartArray(keys);
-        foreach (var pair in pairs)
-        {
-            w.WriteStringValue(pair.Key);
-        }
-        w.WriteEndArray();
-        w.WriteStartArray(values);
-        foreach (var pair in pairs)
-        {
-            w.WriteStringValue(pair.Value);
-        }
-        w.WriteEndArray();
+        Name(keys);
+        WriteArray(pairs, key: true);
+        Name(values);
+        WriteArray(pairs, key: false);
     }
 
-    private static void WriteNullableString(Utf8JsonWriter w, JsonEncodedText column, string? value)
+    private void WriteArray(IReadOnlyCollection<KeyValuePair<string, string>> pairs, bool key)
     {
-        if (value is null)
+        _row.Write("["u8);
+        var first = true;
+        foreach (var pair in pairs)
         {
-            w.WriteNull(column);
+            if (!first)
+            {
+                _row.Write(","u8);
+            }
+            first = false;
+            WriteString(_row, key ? pair.Key : pair.Value);
         }
-        else
-        {
-            w.WriteString(column, value);
-        }
-    }
-
-    private static void WriteNullableNumber(Utf8JsonWriter w, JsonEncodedText column, long? value)
-    {
-        if (value is { } v)
-        {
-            w.WriteNumber(column, v);
-        }
-        else
-        {
-            w.WriteNull(column);
-        }
+        _row.Write("]"u8);
     }
 
     private TimeSpan Elapsed(long from, long to) => TimeSpan.FromSeconds(Math.Max(0, to - from) / _ticksPerSecond);
@@ -552,7 +553,7 @@ internal sealed class InferenceRecords
     private const string TimestampFormat = "yyyy-MM-dd HH:mm:ss";
 
     /// <summary>The timestamp column; the text of the last second is kept (rows of one second share it).</summary>
-    private void WriteTimestamp(Utf8JsonWriter w, DateTimeOffset at)
+    private void WriteTimestamp(DateTimeOffset at)
     {
         var second = at.UtcTicks / TimeSpan.TicksPerSecond;
         if (second != _timestampSecond)
@@ -560,7 +561,12 @@ internal sealed class InferenceRecords
             at.UtcDateTime.TryFormat(_timestampText, out _timestampLength, TimestampFormat, CultureInfo.InvariantCulture);
             _timestampSecond = second;
         }
-        w.WriteString(Timestamp, _timestampText.AsSpan(0, _timestampLength));
+        Name("timestamp"u8);
+        var span = _row.GetSpan(_timestampLength + 2);
+        span[0] = (byte)'"';
+        _timestampText.AsSpan(0, _timestampLength).CopyTo(span[1..]);
+        span[_timestampLength + 1] = (byte)'"';
+        _row.Advance(_timestampLength + 2);
     }
 
     /// <summary>ClickHouse's basic DateTime text, in UTC (the columns are <c>DateTime('UTC')</c>).</summary>

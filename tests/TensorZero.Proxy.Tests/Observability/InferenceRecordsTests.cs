@@ -285,6 +285,51 @@ public sealed class InferenceRecordsTests
         ids.Should().OnlyHaveUniqueItems().And.AllSatisfy(id => id.Version.Should().Be(7));
     }
 
+    [Theory]
+    [InlineData("say \"hi\" \\ back\tslash\r\n nul\0 esc\u001b del\u007f")]
+    [InlineData("é€😀 \u2028 </script> +&'<>")]
+    [InlineData("lone \ud800 surrogate")]
+    [InlineData(2000)]
+    [InlineData(100_000)]
+    public void Write_StringColumnsOfAnyText_ReadBackAsTheSameText(object value)
+    {
+        // Short, long (over the writer's 1 KB transcoding buffer) and very long (over 64 KB: a rented buffer) text,
+        // with everything JSON must escape, in every kind of string column: names, tags, error, output, extra JSON.
+        var text = value is int length ? string.Concat(Enumerable.Range(0, length).Select(i => (char)(i % 97 == 0 ? '"' : 'a' + i % 26))) : (string)value;
+        var expected = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text)); // a lone surrogate becomes U+FFFD
+        var time = new FakeTimeProvider();
+        var inference = Inference("""{"model":"m","messages":[]}""", time, tags => tags[text] = text);
+        inference.FunctionName = text;
+        inference.ExtraBodyJson = text;
+        var capture = new ResponseCapture(1 << 20);
+        capture.OnBody(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new
+        {
+            // The capture's strings come from a parse, so they are already valid UTF-16.
+            choices = new[] { new { message = new { content = expected, tool_calls = new[] { new { id = expected, function = new { name = expected, arguments = expected } } } } } },
+        })));
+        var attempt = new AttemptRecord("m", text, AttemptOutcome.Ok, 200, TimeSpan.Zero, text) { Response = capture, AppliedHeaders = [new(text, text)] };
+        inference.AddAttempt(attempt);
+        inference.CommittedAttempt = attempt;
+
+        var (chat, models) = Serialize(inference, time);
+
+        chat.GetProperty("function_name").GetString().Should().Be(expected);
+        chat.GetProperty("model_provider_name").GetString().Should().Be(expected);
+        chat.GetProperty("tags.key").EnumerateArray().Select(e => e.GetString()).Should().Equal(expected);
+        chat.GetProperty("tags.value").EnumerateArray().Select(e => e.GetString()).Should().Equal(expected);
+        chat.GetProperty("extra_body").GetString().Should().Be(expected);
+        var output = JsonDocument.Parse(chat.GetProperty("output").GetString()!).RootElement;
+        output[0].GetProperty("text").GetString().Should().Be(expected);
+        output[1].GetProperty("id").GetString().Should().Be(expected);
+        output[1].GetProperty("name").GetString().Should().Be(expected);
+        output[1].GetProperty("arguments").GetString().Should().Be(expected);
+        var model = models.Single();
+        model.GetProperty("model_provider_name").GetString().Should().Be(expected);
+        model.GetProperty("error").GetString().Should().Be(expected);
+        model.GetProperty("headers.key").EnumerateArray().Select(e => e.GetString()).Should().Equal(expected);
+        model.GetProperty("headers.value").EnumerateArray().Select(e => e.GetString()).Should().Equal(expected);
+    }
+
     [Fact]
     public void Write_RawRequestOverTheCap_IsCutOnAUtf8Boundary()
     {

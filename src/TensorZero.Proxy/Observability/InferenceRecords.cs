@@ -217,21 +217,17 @@ internal sealed class InferenceRecords
     private void WriteString(IBufferWriter<byte> output, string value)
     {
         var max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (max <= _utf8.Length)
-        {
-            EscapeString(_utf8.AsSpan(0, Encoding.UTF8.GetBytes(value, _utf8)), output);
-            return;
-        }
-        if (max <= 64 * 1024)
+        if (max > _utf8.Length && max <= 64 * 1024)
         {
             _utf8 = new byte[max];
-            EscapeString(_utf8.AsSpan(0, Encoding.UTF8.GetBytes(value, _utf8)), output);
-            return;
         }
-        // A rare long value does not stay with the writer.
-        var rented = ArrayPool<byte>.Shared.Rent(max);
-        EscapeString(rented.AsSpan(0, Encoding.UTF8.GetBytes(value, rented)), output);
-        ArrayPool<byte>.Shared.Return(rented);
+        // A rare longer value does not stay with the writer.
+        var buffer = max <= _utf8.Length ? _utf8 : ArrayPool<byte>.Shared.Rent(max);
+        EscapeString(buffer.AsSpan(0, Encoding.UTF8.GetBytes(value, buffer)), output);
+        if (buffer != _utf8)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>

@@ -106,23 +106,23 @@ internal static class LoadBenchmark
             }
             rounds.Add(runs);
         }
-        double Of(Dictionary<string, (double PerSecond, double Cpu)> r, string name) => r[name].PerSecond;
+        double Rate(Dictionary<string, (double PerSecond, double Cpu)> r, string name) => r[name].PerSecond;
         double CpuOf(Dictionary<string, (double PerSecond, double Cpu)> r, string name) => r[name].Cpu;
         Console.WriteLine($"| closed loop, {options.Connections} connections | requests/s: yarp / gateway / gateway dry run | gateway relative to yarp | dry run relative to yarp | gateway process CPU µs per request: yarp / gateway / dry run |");
         Console.WriteLine("|---|---|---|---|---|");
-        var yarpAverage = rounds.Average(r => Of(r, "yarp"));
+        var yarpAverage = rounds.Average(r => Rate(r, "yarp"));
         Console.WriteLine($"| direct ({options.Seconds} s) | {mockAlone.Count / (double)options.Seconds:F0} | {mockAlone.Count / (double)options.Seconds / yarpAverage:P1} of yarp | – | – |");
         for (var i = 0; i < rounds.Count; i++)
         {
             var r = rounds[i];
-            Console.WriteLine($"| round {i + 1} ({options.ClosedSeconds} s each) | {Of(r, "yarp"):F0} / {Of(r, "gateway"):F0} / {Of(r, "gateway-dryrun"):F0} | " +
-                $"{Of(r, "gateway") / Of(r, "yarp"):P1} | {Of(r, "gateway-dryrun") / Of(r, "yarp"):P1} | {CpuOf(r, "yarp"):F1} / {CpuOf(r, "gateway"):F1} / {CpuOf(r, "gateway-dryrun"):F1} |");
+            Console.WriteLine($"| round {i + 1} ({options.ClosedSeconds} s each) | {Rate(r, "yarp"):F0} / {Rate(r, "gateway"):F0} / {Rate(r, "gateway-dryrun"):F0} | " +
+                $"{Rate(r, "gateway") / Rate(r, "yarp"):P1} | {Rate(r, "gateway-dryrun") / Rate(r, "yarp"):P1} | {CpuOf(r, "yarp"):F1} / {CpuOf(r, "gateway"):F1} / {CpuOf(r, "gateway-dryrun"):F1} |");
         }
-        var totalRatio = rounds.Sum(r => Of(r, "gateway")) / rounds.Sum(r => Of(r, "yarp"));
-        var medianRatio = Median(rounds.Select(r => Of(r, "gateway") / Of(r, "yarp")));
-        var dryRatio = Median(rounds.Select(r => Of(r, "gateway-dryrun") / Of(r, "yarp")));
-        Console.WriteLine($"| all rounds (averages; CPU medians) | {yarpAverage:F0} / {rounds.Average(r => Of(r, "gateway")):F0} / {rounds.Average(r => Of(r, "gateway-dryrun")):F0} | " +
-            $"{totalRatio:P1} | {rounds.Sum(r => Of(r, "gateway-dryrun")) / rounds.Sum(r => Of(r, "yarp")):P1} | " +
+        var totalRatio = rounds.Sum(r => Rate(r, "gateway")) / rounds.Sum(r => Rate(r, "yarp"));
+        var medianRatio = Median(rounds.Select(r => Rate(r, "gateway") / Rate(r, "yarp")));
+        var dryRatio = Median(rounds.Select(r => Rate(r, "gateway-dryrun") / Rate(r, "yarp")));
+        Console.WriteLine($"| all rounds (averages; CPU medians) | {yarpAverage:F0} / {rounds.Average(r => Rate(r, "gateway")):F0} / {rounds.Average(r => Rate(r, "gateway-dryrun")):F0} | " +
+            $"{totalRatio:P1} | {rounds.Sum(r => Rate(r, "gateway-dryrun")) / rounds.Sum(r => Rate(r, "yarp")):P1} | " +
             $"{Median(rounds.Select(r => CpuOf(r, "yarp"))):F1} / {Median(rounds.Select(r => CpuOf(r, "gateway"))):F1} / {Median(rounds.Select(r => CpuOf(r, "gateway-dryrun"))):F1} |");
         Console.WriteLine($"closed-loop gateway / yarp: median of {rounds.Count} rounds {medianRatio:P1}, ratio of totals {totalRatio:P1}; " +
             $"the gateway route costs {Median(rounds.Select(r => CpuOf(r, "gateway") - CpuOf(r, "yarp"))):F1} µs of CPU per request more than the plain route (median of the rounds)");
@@ -168,11 +168,11 @@ internal static class LoadBenchmark
     /// <summary>One load run: the paced open-loop client at a rate, h2load in closed loop (rate null).</summary>
     internal static async Task<Latencies> H2LoadAsync(Target target, string body, string work, int? rate, int seconds, int clients)
     {
+        body = target.Body ?? body;
         if (rate is { } paced)
         {
-            return await OpenLoopAsync(target, target.Body ?? body, work, paced, seconds, clients);
+            return await OpenLoopAsync(target, body, work, paced, seconds, clients);
         }
-        body = target.Body ?? body;
         var log = Path.Combine(work, $"h2load-{target.Name}-{Guid.NewGuid():N}.tsv");
         List<string> args = ["-c", LoadCpus, "h2load", "--h1", "-t", "1", "-c", $"{clients}", "-D", $"{seconds}", "-d", body,
             "-H", "content-type: application/json", $"--log-file={log}"];

@@ -17,9 +17,9 @@ internal static class FailoverBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var seconds = IntOption(args, "--seconds", 5);
-        var concurrency = IntOption(args, "--concurrency", 32);
-        var rounds = IntOption(args, "--rounds", 3);
+        var seconds = LoadOptions.IntOption(args, "--seconds", 5);
+        var concurrency = LoadOptions.IntOption(args, "--concurrency", 32);
+        var rounds = LoadOptions.IntOption(args, "--rounds", 3);
 
         await using var upstream = await MockUpstream.StartAsync();
         var config = Path.Combine(Path.GetTempPath(), $"tzp-bench-failover-{Environment.ProcessId}.toml");
@@ -115,11 +115,5 @@ internal static class FailoverBenchmark
         });
         await Task.WhenAll(workers);
         return (ok, errors, watch.Elapsed);
-    }
-
-    private static int IntOption(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
     }
 }

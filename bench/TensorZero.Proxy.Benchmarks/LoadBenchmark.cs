@@ -343,6 +343,10 @@ internal sealed record LoadOptions(
     public static string? Option(string[] args, string name) =>
         Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
+    /// <summary>The integer after <paramref name="name"/> on a command line, or <paramref name="fallback"/>.</summary>
+    public static int IntOption(string[] args, string name, int fallback) =>
+        int.TryParse(Option(args, name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : fallback;
+
     public static LoadOptions Parse(string[] args)
     {
         string? Value(string name) => Option(args, name);

@@ -10,6 +10,7 @@ return args.FirstOrDefault() switch
     "micro" => RunMicro(args[1..]),
     "openloop" => await OpenLoopClient.RunAsync(args[1..]),
     "alloc" => await AllocationBenchmark.RunAsync(args[1..]),
+    "machine" => MachineProbe.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -30,6 +31,8 @@ static int Usage()
           mock --port N
           micro [BenchmarkDotNet arguments]   (hot-path pieces, allocations per op)
           alloc [requests]                   (bytes allocated per request: gateway route vs plain YARP route)
+          machine [--records N] [--stall-seconds N] [--cpu N]
+                                             (what a durable append, a system call and a page cost here; the VM's stalls)
         """);
     return 2;
 }

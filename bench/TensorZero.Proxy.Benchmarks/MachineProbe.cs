@@ -112,7 +112,7 @@ internal static partial class MachineProbe
     {
         long[] bounds = [20, 100, 500, 1_000, 2_000, 5_000];
         var counts = new long[bounds.Length];
-        var frequency = Stopwatch.Frequency / 1_000_000.0;
+        var ticksPerMicrosecond = Stopwatch.Frequency / 1_000_000.0;
         var end = Stopwatch.GetTimestamp() + seconds * Stopwatch.Frequency;
         var previous = Stopwatch.GetTimestamp();
         double lost = 0;
@@ -124,7 +124,7 @@ internal static partial class MachineProbe
             {
                 break;
             }
-            var gap = (now - previous) / frequency;
+            var gap = (now - previous) / ticksPerMicrosecond;
             previous = now;
             if (gap < bounds[0])
             {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -394,21 +395,25 @@ internal sealed class InferenceRecords
             }
             bytes = bytes[..cut];
         }
+        // The raw bytes are the only text here that nothing validated before: the provider's answer as it came.
+        if (!Utf8.IsValid(bytes))
+        {
+            Name(column);
+            WriteString(_row, Encoding.UTF8.GetString(bytes));
+            return;
+        }
         WriteText(column, bytes);
     }
 
     /// <summary>
-    /// A string column holding UTF-8 text, mostly JSON (request members, the raw request and response, the output):
-    /// as it is, with only what JSON requires escaped. Invalid UTF-8 becomes U+FFFD.
+    /// A string column holding valid UTF-8 text, mostly JSON (request members, which <see cref="InferenceRequest.TryParse"/>
+    /// validated, the output written here, and the raw bytes once <see cref="WriteCapped"/> checked them): as it is,
+    /// with only what JSON requires escaped.
     /// </summary>
     private void WriteText(ReadOnlySpan<byte> column, ReadOnlySpan<byte> utf8)
     {
+        Debug.Assert(Utf8.IsValid(utf8), "Text columns are validated where their bytes come in.");
         Name(column);
-        if (!Utf8.IsValid(utf8))
-        {
-            WriteString(_row, Encoding.UTF8.GetString(utf8));
-            return;
-        }
         EscapeString(utf8, _row);
     }
 

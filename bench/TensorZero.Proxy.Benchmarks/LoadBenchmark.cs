@@ -17,7 +17,7 @@ internal static class LoadBenchmark
     internal const string BodyJson = """{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}""";
 
     /// <summary>The same request as a dry run: the same route and provider call, no capture and no record.</summary>
-    internal const string DryRunBodyJson = """{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2,"tensorzero::dryrun":true}""";
+    internal static readonly string DryRunBodyJson = BodyJson.Insert(BodyJson.LastIndexOf('}'), ",\"tensorzero::dryrun\":true");
 
     public static async Task<int> RunAsync(string[] args)
     {

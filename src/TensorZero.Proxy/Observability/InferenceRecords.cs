@@ -24,7 +24,7 @@ internal enum RecordTable
 /// row and one <c>ModelInference</c> row per attempt that was made (circuit-open skips are not attempts). Only
 /// types ClickHouse 18.16 reads: UUIDs as strings, <c>DateTime('UTC')</c> as <c>YYYY-MM-DD hh:mm:ss</c>, Nested
 /// columns as parallel arrays (<c>tags.key</c>, <c>tags.value</c>), nulls for absent Nullable values.
-/// Used by the single writer task only: it reuses its buffers.
+/// Used by the group commit's writer only (<see cref="ObservabilityWriter"/>, one batch at a time): it reuses its buffers.
 /// </summary>
 internal sealed class InferenceRecords
 {

@@ -10,6 +10,11 @@ namespace TensorZero.Proxy.Benchmarks;
 /// </summary>
 internal sealed class BenchRig : IDisposable
 {
+    // The files and folder of the work folder, named once for the properties and for StartAsync, which writes them.
+    private const string BodyFileName = "body.json";
+    private const string DryRunBodyFileName = "dryrun.json";
+    private const string DataFolderName = "data";
+
     private readonly DirectoryInfo _work;
     private readonly bool _keepWork;
     private long _gatewayResponses;
@@ -34,13 +39,13 @@ internal sealed class BenchRig : IDisposable
 
     public string WorkDirectory => _work.FullName;
 
-    public string DataDirectory => Path.Combine(_work.FullName, "data");
+    public string DataDirectory => Path.Combine(_work.FullName, DataFolderName);
 
     /// <summary>The request body file of the load runs.</summary>
-    public string BodyFile => Path.Combine(_work.FullName, "body.json");
+    public string BodyFile => Path.Combine(_work.FullName, BodyFileName);
 
     /// <summary>The same body as a dry run (<c>tensorzero::dryrun</c>: nothing is recorded).</summary>
-    public string DryRunBodyFile => Path.Combine(_work.FullName, "dryrun.json");
+    public string DryRunBodyFile => Path.Combine(_work.FullName, DryRunBodyFileName);
 
     /// <summary>The three targets: the mock called directly, the plain YARP route, the gateway's inference route.</summary>
     public LoadBenchmark.Target[] Targets =>
@@ -64,12 +69,12 @@ internal sealed class BenchRig : IDisposable
         var gatewayUrl = $"http://127.0.0.1:{LoadBenchmark.FreePort()}";
         var config = Path.Combine(work.FullName, "bench.toml");
         await File.WriteAllTextAsync(config, BenchSetup.Config(mockUrl, observability));
-        await File.WriteAllTextAsync(Path.Combine(work.FullName, "body.json"), LoadBenchmark.BodyJson);
-        await File.WriteAllTextAsync(Path.Combine(work.FullName, "dryrun.json"), LoadBenchmark.DryRunBodyJson);
+        await File.WriteAllTextAsync(Path.Combine(work.FullName, BodyFileName), LoadBenchmark.BodyJson);
+        await File.WriteAllTextAsync(Path.Combine(work.FullName, DryRunBodyFileName), LoadBenchmark.DryRunBodyJson);
 
         var mock = LoadBenchmark.Start("taskset", $"-c {mockCpus} dotnet {benchDll} mock --port {new Uri(mockUrl).Port}", work.FullName);
         var gateway = LoadBenchmark.Start("taskset", string.Join(' ',
-            [$"-c {gatewayCpus} dotnet", gatewayDll, .. BenchSetup.GatewayArgs(config, gatewayUrl, Path.Combine(work.FullName, "data"), mockUrl)]),
+            [$"-c {gatewayCpus} dotnet", gatewayDll, .. BenchSetup.GatewayArgs(config, gatewayUrl, Path.Combine(work.FullName, DataFolderName), mockUrl)]),
             work.FullName);
         var rig = new BenchRig(work, keepWork, mock, gateway, mockUrl, gatewayUrl);
         try

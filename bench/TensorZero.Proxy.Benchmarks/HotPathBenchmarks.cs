@@ -101,7 +101,7 @@ public class HotPathBenchmarks
     public int FilterHeaders() => _headers.Filter("a", "gpt-4o", "azure").MergeAfter([], []).Count;
 
     [Benchmark(Description = "response: rewrite non-streaming body (id, episode_id, model)")]
-    public byte[] RewriteBody() => _rewriter.RewriteBody(Completion);
+    public byte[] RewriteBody() => _rewriter.TryRewriteBody(Completion, out var rewritten) ? rewritten : [];
 
     [Benchmark(Description = "response: rewrite one SSE chunk")]
     public int RewriteChunk()

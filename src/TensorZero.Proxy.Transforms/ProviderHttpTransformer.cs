@@ -152,6 +152,7 @@ public sealed class ProviderHttpTransformer : HttpTransformer
     private static async ValueTask<bool> PrepareSuccessBodyAsync(
         HttpContext httpContext, HttpResponseMessage proxyResponse, ProxyAttemptFeature attempt, CancellationToken cancellationToken)
     {
+        var status = (int)proxyResponse.StatusCode;
         var original = proxyResponse.Content;
         var isEventStream = string.Equals(original.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
         HttpContent replacement;
@@ -164,7 +165,14 @@ public sealed class ProviderHttpTransformer : HttpTransformer
                 if (!await sse.PeekFirstEventAsync(cancellationToken))
                 {
                     await sse.DisposeAsync();
-                    attempt.Fail(AttemptFailureKind.NoFirstToken, "the stream ended before its first event");
+                    if (sse.FirstEventError is { } invalid)
+                    {
+                        attempt.Fail(AttemptFailureKind.InvalidResponse, invalid);
+                    }
+                    else
+                    {
+                        attempt.Fail(AttemptFailureKind.NoFirstToken, "the stream ended before its first event");
+                    }
                     return false;
                 }
                 if (!attempt.TryCommit())
@@ -186,9 +194,26 @@ public sealed class ProviderHttpTransformer : HttpTransformer
                 }
                 attempt.FirstTokenAt = attempt.TimeProvider.GetTimestamp();
                 attempt.Tap?.OnBody(body);
-                if (attempt.Rewriter is { } rewriter && IsJson(original))
+                // A 200 that is not an answer (an HTML page from a proxy, garbage) fails over like any provider failure.
+                if (attempt.BodyTranslator is { } translator)
                 {
-                    body = rewriter.RewriteBody(body);
+                    if (!translator.TryTranslate(body, out var translated, out var why))
+                    {
+                        attempt.Fail(AttemptFailureKind.InvalidResponse, why);
+                        return false;
+                    }
+                    body = translated;
+                    original.Headers.ContentType = JsonContentType;
+                }
+                else if (attempt.Rewriter is { } rewriter)
+                {
+                    if (!rewriter.TryRewriteBody(body, out var rewritten))
+                    {
+                        attempt.Fail(AttemptFailureKind.InvalidResponse,
+                            $"the provider's {status} response is not a JSON object (content type '{original.Headers.ContentType?.MediaType ?? "none"}')");
+                        return false;
+                    }
+                    body = rewritten;
                 }
                 attempt.DeferredBody = body;
                 // The provider's content keeps carrying its headers to the client (TransformResponseAsync then sets the
@@ -300,9 +325,6 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         }
         return applied;
     }
-
-    private static bool IsJson(HttpContent content) =>
-        content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>A read-only pass-through that shows the tap the first bytes it hands on.</summary>
     private sealed class TapStream(Stream inner, IResponseTap tap, int limit) : Stream

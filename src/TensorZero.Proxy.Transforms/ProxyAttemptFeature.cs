@@ -20,6 +20,9 @@ public enum AttemptFailureKind
 
     /// <summary>A non-streaming body larger than the gateway buffers.</summary>
     BodyTooLarge,
+
+    /// <summary>A 200 whose body (or first stream event) is not what the provider's protocol promises (HTML, garbage).</summary>
+    InvalidResponse,
 }
 
 /// <summary>
@@ -79,6 +82,15 @@ public sealed class ProxyAttemptFeature
 
     /// <summary>Rewrites the response (ids, model echo) on its way to the client; null leaves bytes untouched.</summary>
     public IResponseRewriter? Rewriter { get; init; }
+
+    /// <summary>
+    /// The typed path's translator of a whole non-streaming body (the provider's protocol in, the client's format out);
+    /// when set it replaces <see cref="Rewriter"/> for bodies.
+    /// </summary>
+    public IBodyTranslator? BodyTranslator { get; init; }
+
+    /// <summary>The typed path's translator of stream events; when set it replaces <see cref="Rewriter"/> for streams.</summary>
+    public IEventTranslator? EventTranslator { get; init; }
 
     /// <summary>Sees the provider's response as received (for observability); null when nothing records it.</summary>
     public IResponseTap? Tap { get; init; }
@@ -152,11 +164,38 @@ public sealed class ProxyAttemptFeature
 /// <summary>Rewrites provider responses on their way to the client without building a DOM per chunk.</summary>
 public interface IResponseRewriter
 {
-    /// <summary>Rewrites a whole non-streaming JSON body.</summary>
-    byte[] RewriteBody(ReadOnlySpan<byte> body);
+    /// <summary>
+    /// Rewrites a whole non-streaming body; false when it is not a JSON object (an HTML page, garbage): a 200 like
+    /// that is a provider failure, not an answer.
+    /// </summary>
+    bool TryRewriteBody(ReadOnlySpan<byte> body, out byte[] rewritten);
 
     /// <summary>Rewrites the JSON payload of one SSE <c>data:</c> event into <paramref name="output"/>.</summary>
     void RewriteEvent(ReadOnlySpan<byte> json, System.Buffers.IBufferWriter<byte> output);
+}
+
+/// <summary>Translates a provider's whole non-streaming body into the client's response (the typed path).</summary>
+public interface IBodyTranslator
+{
+    /// <summary>
+    /// The client's body for the provider's <paramref name="body"/>; false with a short reason (no body content) when
+    /// the body is not a valid answer of the provider's protocol: the attempt then fails over.
+    /// </summary>
+    bool TryTranslate(ReadOnlySpan<byte> body, out byte[] translated, out string? error);
+}
+
+/// <summary>Translates a provider's stream, event by event, into the client's stream (the typed path).</summary>
+public interface IEventTranslator
+{
+    /// <summary>
+    /// Translates one SSE <c>data:</c> payload, writing zero or more complete SSE events (with their framing) to
+    /// <paramref name="output"/>. False with a short reason when the payload is not a valid event: before the first
+    /// event has been handed on the attempt fails over, after it the stream ends with an error event.
+    /// </summary>
+    bool TryTranslate(ReadOnlySpan<byte> data, System.Buffers.IBufferWriter<byte> output, out string? error);
+
+    /// <summary>Called once when the provider's stream ends (after its <c>[DONE]</c>, or without one): final events.</summary>
+    void Complete(System.Buffers.IBufferWriter<byte> output);
 }
 
 /// <summary>

@@ -19,6 +19,12 @@ public sealed class ResponseRewriter : IResponseRewriter
     private readonly byte[] _modelMember;
 
     /// <summary>Creates a rewriter for one inference.</summary>
+    /// <param name="inferenceId">The inference id: the response's <c>id</c>.</param>
+    /// <param name="episodeId">The episode id, added as <c>episode_id</c>.</param>
+    /// <param name="clientModel">
+    /// The response's <c>model</c>: TensorZero's <c>tensorzero::function_name::F::variant_name::V</c> or
+    /// <c>tensorzero::model_name::M</c>.
+    /// </param>
     public ResponseRewriter(string inferenceId, string episodeId, string clientModel)
     {
         ArgumentNullException.ThrowIfNull(inferenceId);
@@ -30,24 +36,52 @@ public sealed class ResponseRewriter : IResponseRewriter
     }
 
     /// <inheritdoc />
-    public byte[] RewriteBody(ReadOnlySpan<byte> body)
+    public bool TryRewriteBody(ReadOnlySpan<byte> body, out byte[] rewritten)
     {
         // The thread's scratch buffer (nothing here awaits), then one array of the exact length.
         var output = t_scratch ??= new ArrayBufferWriter<byte>(4096);
         output.ResetWrittenCount();
-        RewriteEvent(body, output);
-        var rewritten = output.WrittenSpan.ToArray();
+        var valid = Rewrite(body, output, isEvent: false);
+        rewritten = valid ? output.WrittenSpan.ToArray() : [];
         if (output.Capacity > 256 * 1024)
         {
             t_scratch = null; // a rare large body does not stay with the thread
         }
-        return rewritten;
+        return valid;
     }
 
     /// <inheritdoc />
     public void RewriteEvent(ReadOnlySpan<byte> json, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
+        Rewrite(json, output, isEvent: true);
+    }
+
+    /// <summary>Whether an SSE payload is a JSON object (the first event of a stream must be one).</summary>
+    public static bool IsJsonObject(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+            reader.Skip();
+            return !reader.Read();
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Rewrites one object; a payload that is not a JSON object is copied unchanged and false is returned. Chunks
+    /// without <c>usage</c> get <c>"usage": null</c>, as TensorZero's chunks have.
+    /// </summary>
+    private bool Rewrite(ReadOnlySpan<byte> json, IBufferWriter<byte> output, bool isEvent)
+    {
         // Chat completions have about ten top-level members; more than 32 moves to the heap.
         Span<Range> members = stackalloc Range[32];
         Span<MemberKind> kinds = stackalloc MemberKind[32];
@@ -58,7 +92,7 @@ public sealed class ResponseRewriter : IResponseRewriter
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 output.Write(json);
-                return;
+                return false;
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
@@ -66,6 +100,7 @@ public sealed class ResponseRewriter : IResponseRewriter
                 var kind = reader.ValueTextEquals("id"u8) ? MemberKind.Id
                     : reader.ValueTextEquals("model"u8) ? MemberKind.Model
                     : reader.ValueTextEquals("episode_id"u8) ? MemberKind.EpisodeId
+                    : reader.ValueTextEquals("usage"u8) ? MemberKind.Usage
                     : MemberKind.Other;
                 reader.Read();
                 reader.Skip();
@@ -84,19 +119,20 @@ public sealed class ResponseRewriter : IResponseRewriter
             if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             {
                 output.Write(json);
-                return;
+                return false;
             }
         }
         catch (JsonException)
         {
             output.Write(json);
-            return;
+            return false;
         }
 
         output.Write("{"u8);
         output.Write(_idMember);
         output.Write(","u8);
         output.Write(_episodeMember);
+        var hasUsage = false;
         for (var i = 0; i < count; i++)
         {
             switch (kinds[i])
@@ -108,13 +144,23 @@ public sealed class ResponseRewriter : IResponseRewriter
                     output.Write(","u8);
                     output.Write(_modelMember);
                     break;
+                case MemberKind.Usage:
+                    hasUsage = true;
+                    output.Write(","u8);
+                    output.Write(json[members[i]]);
+                    break;
                 default:
                     output.Write(","u8);
                     output.Write(json[members[i]]);
                     break;
             }
         }
+        if (isEvent && !hasUsage)
+        {
+            output.Write(",\"usage\":null"u8);
+        }
         output.Write("}"u8);
+        return true;
     }
 
     /// <summary><c>"name":"value"</c> as UTF-8, the value JSON-escaped (relaxed: API clients, not HTML).</summary>
@@ -138,5 +184,6 @@ public sealed class ResponseRewriter : IResponseRewriter
         Id,
         Model,
         EpisodeId,
+        Usage,
     }
 }

@@ -39,12 +39,23 @@ public sealed class SseResponseStream : Stream
     /// </summary>
     public async ValueTask<bool> PeekFirstEventAsync(CancellationToken cancellationToken)
     {
-        while (!_sawDataEvent && !_upstreamEnded)
+        while (!_sawDataEvent && !_upstreamEnded && FirstEventError is null)
         {
             await FillAsync(cancellationToken);
         }
-        return _sawDataEvent;
+        if (_upstreamEnded && !_sawDataEvent && FirstEventError is null)
+        {
+            // A stream may be nothing but final events; the translator's are the client's first.
+            CompleteTranslation();
+        }
+        return _sawDataEvent && FirstEventError is null;
     }
+
+    /// <summary>
+    /// Why the stream's first data event is not an event of the provider's protocol (HTML, garbage); the attempt fails
+    /// over instead of committing. Null when the first event was valid (or has not come).
+    /// </summary>
+    public string? FirstEventError { get; private set; }
 
     /// <summary>Starts the post-commit deadline; called once, at commit.</summary>
     public void StartPostCommitDeadline(TimeSpan? remaining)
@@ -80,6 +91,7 @@ public sealed class SseResponseStream : Stream
             if (_upstreamEnded)
             {
                 FlushPartialEvent();
+                CompleteTranslation();
                 _finished = true;
                 continue;
             }
@@ -197,10 +209,26 @@ public sealed class SseResponseStream : Stream
 
     private void HandleEvent(ReadOnlySpan<byte> sseEvent)
     {
+        if (_finished || FirstEventError is not null)
+        {
+            return;
+        }
         _attempt.Tap?.OnEvent(sseEvent);
         var isData = sseEvent.StartsWith("data:"u8);
+        if (isData && _attempt.EventTranslator is { } translator)
+        {
+            TranslateEvent(translator, sseEvent);
+            return;
+        }
         if (isData && !_sawDataEvent)
         {
+            // The first event must be a JSON object (or the end marker): a 200 of HTML or garbage is a failed attempt.
+            var first = Payload(sseEvent);
+            if (!first.SequenceEqual("[DONE]"u8) && !ResponseRewriter.IsJsonObject(first))
+            {
+                FirstEventError = "the provider's stream does not start with a JSON event";
+                return;
+            }
             _sawDataEvent = true;
             _attempt.FirstTokenAt ??= _attempt.TimeProvider.GetTimestamp();
         }
@@ -222,6 +250,60 @@ public sealed class SseResponseStream : Stream
             }
         }
         _output.Write(sseEvent);
+    }
+
+    /// <summary>The payload of a <c>data:</c> event: after the field name and one optional space, to the line's end.</summary>
+    private static ReadOnlySpan<byte> Payload(ReadOnlySpan<byte> sseEvent)
+    {
+        var payload = sseEvent["data:"u8.Length..];
+        var lineEnd = payload.IndexOfAny((byte)'\r', (byte)'\n');
+        return (lineEnd < 0 ? payload : payload[..lineEnd]).TrimStart((byte)' ');
+    }
+
+    private bool _translationCompleted;
+
+    private void TranslateEvent(IEventTranslator translator, ReadOnlySpan<byte> sseEvent)
+    {
+        var payload = Payload(sseEvent);
+        if (payload.SequenceEqual("[DONE]"u8))
+        {
+            CompleteTranslation();
+            return;
+        }
+        var before = _output.WrittenCount;
+        if (!translator.TryTranslate(payload, _output, out var error))
+        {
+            if (!_sawDataEvent)
+            {
+                FirstEventError = error ?? "the provider's stream event is not valid";
+                return;
+            }
+            EndWithError("The provider's stream sent an invalid event; the response is truncated.", "stream_invalid");
+            return;
+        }
+        if (!_sawDataEvent && _output.WrittenCount > before)
+        {
+            // The first event the client will see: this is the first token.
+            _sawDataEvent = true;
+            _attempt.FirstTokenAt ??= _attempt.TimeProvider.GetTimestamp();
+        }
+    }
+
+    /// <summary>The translator's final events, once, when the provider's stream is done.</summary>
+    private void CompleteTranslation()
+    {
+        if (_attempt.EventTranslator is not { } translator || _translationCompleted || _finished || FirstEventError is not null)
+        {
+            return;
+        }
+        _translationCompleted = true;
+        var before = _output.WrittenCount;
+        translator.Complete(_output);
+        if (!_sawDataEvent && _output.WrittenCount > before)
+        {
+            _sawDataEvent = true;
+            _attempt.FirstTokenAt ??= _attempt.TimeProvider.GetTimestamp();
+        }
     }
 
     private void FlushPartialEvent()

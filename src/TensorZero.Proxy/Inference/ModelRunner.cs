@@ -281,7 +281,7 @@ internal sealed class ModelRunner
         {
             AttemptFailureKind.RetryableStatus => Result(AttemptOutcome.Status),
             AttemptFailureKind.NoFirstToken or AttemptFailureKind.ReadError => Result(AttemptOutcome.NoFirstToken, attempt.FailureDetail),
-            AttemptFailureKind.BodyTooLarge => Result(AttemptOutcome.Error, attempt.FailureDetail),
+            AttemptFailureKind.BodyTooLarge or AttemptFailureKind.InvalidResponse => Result(AttemptOutcome.Error, attempt.FailureDetail),
             _ => Result(error == ForwarderError.Request ? AttemptOutcome.ConnectError : AttemptOutcome.Error,
                 DescribeException(context.Features.Get<IForwarderErrorFeature>()?.Exception) ?? error.ToString()),
         };

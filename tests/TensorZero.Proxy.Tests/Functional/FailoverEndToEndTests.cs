@@ -122,6 +122,7 @@ public sealed class FailoverEndToEndTests
         {
             FailureMode.RefuseConnection => AttemptOutcome.ConnectError,
             FailureMode.Status500 or FailureMode.Status429WithRetryAfter => AttemptOutcome.Status,
+            FailureMode.OkHtml or FailureMode.OkGarbageStream => AttemptOutcome.Error,
             _ => AttemptOutcome.Timeout,
         });
         inference.Outcome.Should().Be(InferenceOutcome.Ok);

@@ -162,6 +162,10 @@ public enum FailureMode
     Status429WithRetryAfter,
     OkThenNoToken,
     SlowSecondChunk,
+    /// <summary>200 with an HTML page (a captive portal, a misrouted proxy).</summary>
+    OkHtml,
+    /// <summary>200 text/event-stream whose first event is not JSON.</summary>
+    OkGarbageStream,
 }
 
 /// <summary>Scripts for misbehaving providers. Each marks its responses with x-bad-provider so a leak shows.</summary>
@@ -204,6 +208,18 @@ internal static class FailingResponses
                 await context.Response.Body.FlushAsync();
             }
             await HangAsync(context);
+        },
+        FailureMode.OkHtml => async (context, _) =>
+        {
+            context.Response.Headers["x-bad-provider"] = "1";
+            context.Response.ContentType = "text/html";
+            await context.Response.WriteAsync("<html><body>bad provider body</body></html>");
+        },
+        FailureMode.OkGarbageStream => async (context, _) =>
+        {
+            context.Response.Headers["x-bad-provider"] = "1";
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync("data: <html>bad provider body</html>\n\ndata: [DONE]\n\n");
         },
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "has no script (RefuseConnection uses a closed port)"),
     };

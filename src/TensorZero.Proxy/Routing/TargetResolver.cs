@@ -21,11 +21,18 @@ internal static class TargetResolver
     public const string ModelPrefix = "tensorzero::model_name::";
     public const string FunctionPrefix = "tensorzero::function_name::";
 
+    /// <summary>TensorZero's words for a <c>model</c> it cannot read (kept: clients and TensorZero's tests match them).</summary>
+    public const string PrefixRule = "the `model` field must start with `tensorzero::function_name::` or `tensorzero::model_name::`";
+
     public static ResolvedTarget Resolve(GatewayRuntime runtime, string model)
     {
         if (model.StartsWith(ModelPrefix, StringComparison.Ordinal))
         {
             var name = model[ModelPrefix.Length..];
+            if (name.Length == 0)
+            {
+                return ResolvedTarget.Error(400, $"model_name (passed in model field after \"{ModelPrefix}\") cannot be empty");
+            }
             if (runtime.FindModel(name) is { } configured)
             {
                 return ResolvedTarget.For(configured);
@@ -37,36 +44,38 @@ internal static class TargetResolver
                     ? ResolvedTarget.For(shorthand)
                     : ResolvedTarget.Error(400, $"Invalid model '{model}': {why ?? "not a known shorthand"}.");
             }
-            return NotFound(runtime, model);
+            return ResolvedTarget.Error(404, $"Unknown model: {name} (models: {List(runtime.Models.Keys)}). GET /v1/models lists every name that can be used.");
         }
         if (model.StartsWith(FunctionPrefix, StringComparison.Ordinal))
         {
-            return runtime.Functions.TryGetValue(model[FunctionPrefix.Length..], out var function)
+            var name = model[FunctionPrefix.Length..];
+            if (name.Length == 0)
+            {
+                return ResolvedTarget.Error(400, $"function_name (passed in model field after \"{FunctionPrefix}\") cannot be empty");
+            }
+            return runtime.Functions.TryGetValue(name, out var function)
                 ? ResolvedTarget.For(function)
-                : NotFound(runtime, model);
+                : ResolvedTarget.Error(404, $"Unknown function: {name} (functions: {List(runtime.Functions.Keys)}). GET /v1/models lists every name that can be used.");
         }
         if (model.StartsWith("tensorzero::", StringComparison.Ordinal))
         {
-            return ResolvedTarget.Error(404,
-                $"Unknown model '{model}': a 'tensorzero::' name must start with '{ModelPrefix}' or '{FunctionPrefix}'.");
+            return ResolvedTarget.Error(404, $"Unknown model '{model}': {PrefixRule}.");
         }
         // A plain name: a function named so, else a model named so (DESIGN.md §2).
         if (runtime.Functions.TryGetValue(model, out var plainFunction))
         {
             return ResolvedTarget.For(plainFunction);
         }
-        return runtime.FindModel(model) is { } plain ? ResolvedTarget.For(plain) : NotFound(runtime, model);
+        return runtime.FindModel(model) is { } plain
+            ? ResolvedTarget.For(plain)
+            : ResolvedTarget.Error(404,
+                $"Unknown model '{model}': {PrefixRule}, or be the name of a configured function or model " +
+                $"(known models: {List(runtime.Models.Keys)}; functions: {List(runtime.Functions.Keys)}). GET /v1/models lists every name that can be used.");
     }
 
-    private static ResolvedTarget NotFound(GatewayRuntime runtime, string model)
+    private static string List(IEnumerable<string> names)
     {
-        static string List(IEnumerable<string> names)
-        {
-            var joined = string.Join(", ", names.Order(StringComparer.Ordinal).Select(k => $"'{k}'"));
-            return joined.Length == 0 ? "none" : joined;
-        }
-        return ResolvedTarget.Error(404,
-            $"Unknown model '{model}' (known models: {List(runtime.Models.Keys)}; functions: {List(runtime.Functions.Keys)}). " +
-            "GET /v1/models lists every name that can be used.");
+        var joined = string.Join(", ", names.Order(StringComparer.Ordinal).Select(k => $"'{k}'"));
+        return joined.Length == 0 ? "none" : joined;
     }
 }

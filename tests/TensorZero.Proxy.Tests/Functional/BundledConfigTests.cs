@@ -117,8 +117,11 @@ public sealed class BundledConfigTests
     [InlineData("""{"model":"dummy","model":"x"}""", 400, "more than once")]
     [InlineData("""{"model":"dummy","tensorzero::bogus":1}""", 400, "Unknown field 'tensorzero::bogus'")]
     [InlineData("""{"model":"nope","messages":[]}""", 404, "known models: 'dummy', 'dummy-failover'")]
-    [InlineData("""{"model":"tensorzero::model_name::nope","messages":[]}""", 404, "Unknown model")]
-    [InlineData("""{"model":"tensorzero::function_name::f","messages":[]}""", 404, "Unknown model")]
+    [InlineData("""{"model":"nope","messages":[]}""", 404, "`model` field must start with `tensorzero::function_name::` or `tensorzero::model_name::`")]
+    [InlineData("""{"model":"tensorzero::model_name::nope","messages":[]}""", 404, "Unknown model: nope")]
+    [InlineData("""{"model":"tensorzero::function_name::f","messages":[]}""", 404, "Unknown function: f")]
+    [InlineData("""{"model":"tensorzero::function_name::","messages":[]}""", 400, "function_name (passed in model field after \"tensorzero::function_name::\") cannot be empty")]
+    [InlineData("""{"model":"tensorzero::model_name::","messages":[]}""", 400, "model_name (passed in model field after \"tensorzero::model_name::\") cannot be empty")]
     [InlineData("""{"model":"tensorzero::model_name::azure::x","messages":[]}""", 400, "has no shorthand form")]
     public async Task BadRequests_GetOpenAIShapedErrors(string body, int status, string messagePart)
     {

@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Collections.Immutable;
 using System.Net;
 using TensorZero.Proxy.Configuration.Toml;
 using TensorZero.Proxy.Transforms;

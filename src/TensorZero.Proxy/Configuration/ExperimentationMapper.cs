@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Collections.Immutable;
 using TensorZero.Proxy.Configuration.Toml;
 
 namespace TensorZero.Proxy.Configuration;

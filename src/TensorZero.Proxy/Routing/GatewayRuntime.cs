@@ -151,17 +151,16 @@ internal sealed class GatewayRuntime
             return new RuntimeProvider(modelName, provider, provider.ModelName ?? provider.DeploymentId ?? "", Policy: null, ClusterId: null, DestinationPrefix: null);
         }
 
-        var credentialKey = provider.Type is ProviderType.GcpVertexAnthropic or ProviderType.GcpVertexGemini ? "credential_location" : "api_key_location";
         var credential = ResolveCredential(provider.ApiKeyLocation, environment, out var credentialError);
         if (credentialError is not null)
         {
-            errors.Add($"{path}.{credentialKey}: {credentialError} (the provider is in the routing of model '{modelName}')");
+            errors.Add($"{path}.api_key_location: {credentialError} (the provider is in the routing of model '{modelName}')");
         }
         var secret = credential.Secret;
 
         Uri baseUri;
         Uri requestUri;
-        string? authHeader = null;
+        string authHeader;
         string upstreamModel;
         if (provider.Type == ProviderType.Azure)
         {

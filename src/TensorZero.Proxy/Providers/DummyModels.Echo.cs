@@ -85,7 +85,9 @@ internal sealed partial class DummyModels
             {
                 if (at >= 0)
                 {
-                    headers.RemoveAt(at);
+                    // An HTTP header map removes by moving its last entry into the gap, and so the order is kept here.
+                    headers[at] = headers[^1];
+                    headers.RemoveAt(headers.Count - 1);
                 }
             }
             else if (at >= 0)

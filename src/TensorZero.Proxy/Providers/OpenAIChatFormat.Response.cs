@@ -71,17 +71,41 @@ internal static partial class OpenAIChatFormat
         }
     }
 
+    /// <summary>Together and Fireworks models may think in <c>&lt;think&gt;</c> tags inside the text: TensorZero splits them out.</summary>
+    internal static bool ParsesThinkTags(string? providerType) => providerType is "together" or "fireworks";
+
+    /// <summary>The <c>extra_data</c> that says a thought came from the reasoning field (sent back there).</summary>
+    internal static readonly JsonElement ReasoningFieldFormat = JsonDocument.Parse("""{"reasoning_format":"reasoning_field"}""").RootElement.Clone();
+
+    /// <summary>The <c>extra_data</c> that says a thought came from <c>&lt;think&gt;</c> tags (sent back as tags).</summary>
+    internal static readonly JsonElement ThinkTagsFormat = JsonDocument.Parse("""{"reasoning_format":"think_tags"}""").RootElement.Clone();
+
     private static bool TryReadMessage(JsonElement message, string? providerType, ImmutableArray<ContentBlock>.Builder output, out string? error)
     {
         error = null;
+        var thinkTags = ParsesThinkTags(providerType);
         if (ReasoningText(message) is { } reasoning)
         {
-            output.Add(new ThoughtBlock(reasoning) { ProviderType = providerType });
+            output.Add(new ThoughtBlock(reasoning) { ProviderType = providerType, ExtraData = thinkTags ? ReasoningFieldFormat : null });
         }
         if (message.TryGetProperty("content", out var content))
         {
             switch (content.ValueKind)
             {
+                case JsonValueKind.String when thinkTags:
+                    if (!TrySplitThinkTags(content.GetString()!, out var cleaned, out var tagged, out error))
+                    {
+                        return false;
+                    }
+                    if (tagged is not null)
+                    {
+                        output.Add(new ThoughtBlock(tagged) { ProviderType = providerType, ExtraData = ThinkTagsFormat });
+                    }
+                    if (cleaned.Length > 0)
+                    {
+                        output.Add(new TextBlock(cleaned));
+                    }
+                    break;
                 case JsonValueKind.String:
                     output.Add(new TextBlock(content.GetString()!));
                     break;
@@ -126,6 +150,49 @@ internal static partial class OpenAIChatFormat
             }
         }
         return true;
+    }
+
+    /// <summary>One <c>&lt;think&gt;...&lt;/think&gt;</c> block is taken out of the text; more than one, or unmatched tags, is an error.</summary>
+    private static bool TrySplitThinkTags(string text, out string cleaned, out string? thought, out string? error)
+    {
+        cleaned = text;
+        thought = null;
+        error = null;
+        var opens = Count(text, "<think>");
+        if (opens > 1)
+        {
+            error = "Multiple thinking blocks found";
+            return false;
+        }
+        if (opens != Count(text, "</think>"))
+        {
+            error = "Mismatched thinking tags";
+            return false;
+        }
+        var start = text.IndexOf("<think>", StringComparison.Ordinal);
+        var end = text.IndexOf("</think>", StringComparison.Ordinal);
+        if (start < 0 || end < start)
+        {
+            if (start >= 0)
+            {
+                error = "Mismatched thinking tags";
+                return false;
+            }
+            return true;
+        }
+        thought = text[(start + "<think>".Length)..end];
+        cleaned = text[..start] + text[(end + "</think>".Length)..];
+        return true;
+    }
+
+    private static int Count(string text, string value)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
     }
 
     /// <summary>vLLM 0.8 renamed <c>reasoning_content</c> to <c>reasoning</c> and sent both for a while: the new name wins.</summary>

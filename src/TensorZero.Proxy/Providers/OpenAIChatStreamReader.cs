@@ -24,13 +24,25 @@ internal sealed class OpenAIChatStreamReader
     private const string NotAChunk = "the provider's stream event is not a chat completion chunk: ";
 
     private readonly string? _providerType;
+    private readonly bool _thinkTags;
     private readonly Dictionary<long, string> _toolCallIds = [];
+    private ThinkState _thinkState;
 
     /// <summary>Creates a reader for one stream.</summary>
-    /// <param name="providerType">The provider type, given to thought chunks.</param>
+    /// <param name="providerType">The provider type, given to thought chunks; <c>together</c> and <c>fireworks</c>
+    /// streams also have their <c>&lt;think&gt;</c> tags read (text inside them becomes thought chunks).</param>
     public OpenAIChatStreamReader(string? providerType = null)
     {
         _providerType = providerType;
+        _thinkTags = OpenAIChatFormat.ParsesThinkTags(providerType);
+    }
+
+    /// <summary>Where a stream with <c>&lt;think&gt;</c> tags is; each part is its own block (TensorZero's ids 0, 1, 2).</summary>
+    private enum ThinkState
+    {
+        BeforeThinking,
+        Thinking,
+        AfterThinking,
     }
 
     /// <summary>
@@ -114,11 +126,19 @@ internal sealed class OpenAIChatStreamReader
         error = null;
         if (Reasoning(delta) is { } reasoning)
         {
-            content.Add(new ThoughtChunk(ThoughtChunkId, reasoning) { ProviderType = _providerType });
+            // With think tags about, the reasoning field is block 3, apart from the tags' block 1.
+            content.Add(new ThoughtChunk(_thinkTags ? "3" : ThoughtChunkId, reasoning) { ProviderType = _providerType });
         }
         if (delta.TryGetProperty("content", out var text))
         {
-            if (text.ValueKind == JsonValueKind.String)
+            if (text.ValueKind == JsonValueKind.String && _thinkTags)
+            {
+                if (!TryReadThinkTagged(text.GetString()!, content, out error))
+                {
+                    return false;
+                }
+            }
+            else if (text.ValueKind == JsonValueKind.String)
             {
                 content.Add(new TextChunk(TextChunkId, text.GetString()!));
             }
@@ -162,6 +182,51 @@ internal sealed class OpenAIChatStreamReader
                     // TGI streams one tool call as an object, not in an array.
                     return TryReadToolCallDelta(toolCalls, content, out error);
             }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// A text delta of a stream that may think in tags. A delta holding a tag moves the state and is itself dropped
+    /// (as TensorZero drops it); text inside the tags is a thought chunk (block 1), text before is block 0, after block 2.
+    /// </summary>
+    private bool TryReadThinkTagged(string text, ImmutableArray<ChunkBlock>.Builder content, out string? error)
+    {
+        error = null;
+        if (text.Trim().Length > 0)
+        {
+            var open = text.Contains("<think>", StringComparison.Ordinal);
+            var close = text.Contains("</think>", StringComparison.Ordinal);
+            switch (_thinkState)
+            {
+                case ThinkState.BeforeThinking when open && !close:
+                    _thinkState = ThinkState.Thinking;
+                    return true;
+                case ThinkState.BeforeThinking when close && !open:
+                    error = "Found </think> while not thinking";
+                    return false;
+                case ThinkState.Thinking when close && !open:
+                    _thinkState = ThinkState.AfterThinking;
+                    return true;
+                case ThinkState.Thinking when open && !close:
+                    error = "Found <think> while already thinking";
+                    return false;
+                case ThinkState.AfterThinking when open || close:
+                    error = "Found thinking tags after thinking finished";
+                    return false;
+            }
+        }
+        switch (_thinkState)
+        {
+            case ThinkState.Thinking:
+                content.Add(new ThoughtChunk("1", text) { ProviderType = _providerType });
+                break;
+            case ThinkState.AfterThinking:
+                content.Add(new TextChunk("2", text));
+                break;
+            default:
+                content.Add(new TextChunk(TextChunkId, text));
+                break;
         }
         return true;
     }

@@ -237,15 +237,17 @@ public sealed class DummyModelsTests
             ],
             HeaderOperations =
             [
-                new ExtraHeaderEntry(ExtraEntryFilter.Always, "X-First", "1"),
-                new ExtraHeaderEntry(ExtraEntryFilter.Always, "X-Gone", "2"),
-                new ExtraHeaderEntry(ExtraEntryFilter.Always, "x-first", "3"),
+                new ExtraHeaderEntry(ExtraEntryFilter.Always, "X-Gone", "1"),
+                new ExtraHeaderEntry(ExtraEntryFilter.Always, "X-Second", "2"),
+                new ExtraHeaderEntry(ExtraEntryFilter.Always, "X-Third", "3"),
+                new ExtraHeaderEntry(ExtraEntryFilter.Always, "x-second", "4"),
                 new ExtraHeaderEntry(ExtraEntryFilter.Always, "X-GONE", null),
             ],
         };
 
+        // A header set again keeps its place; a deleted one's place goes to the last header (http's HeaderMap).
         Text(new DummyModels().Infer("echo_injected_data", Hello, context)).Should().Be(
-            """{"injected_body":{"thinking":{"budget_tokens":1024}},"injected_headers":[["x-first","3"]]}""");
+            """{"injected_body":{"thinking":{"budget_tokens":1024}},"injected_headers":[["x-third","3"],["x-second","4"]]}""");
     }
 
     [Fact]

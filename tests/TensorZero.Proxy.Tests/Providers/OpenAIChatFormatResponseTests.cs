@@ -103,6 +103,49 @@ public sealed class OpenAIChatFormatResponseTests
     }
 
     [Theory]
+    [InlineData("together")]
+    [InlineData("fireworks")]
+    public void TryReadResponse_ThinkTags_SplitIntoAThoughtForTogetherAndFireworks(string type)
+    {
+        var response = Read("""{"choices":[{"message":{"reasoning_content":"field","content":"Hello <think>hmm</think> world!"},"finish_reason":"stop"}]}""", type);
+
+        response.Output.Should().HaveCount(3);
+        response.Output[0].Should().BeOfType<ThoughtBlock>().Which.ExtraData!.Value.GetRawText().Should().Be("""{"reasoning_format":"reasoning_field"}""");
+        var tagged = response.Output[1].Should().BeOfType<ThoughtBlock>().Which;
+        tagged.Text.Should().Be("hmm");
+        tagged.ProviderType.Should().Be(type);
+        tagged.ExtraData!.Value.GetRawText().Should().Be("""{"reasoning_format":"think_tags"}""");
+        response.Output[2].Should().Be(new TextBlock("Hello  world!"));
+    }
+
+    [Fact]
+    public void TryReadResponse_OnlyThinking_NoEmptyText()
+    {
+        Read("""{"choices":[{"message":{"content":"<think>hmm</think>"},"finish_reason":"stop"}]}""", "together").Output
+            .Should().ContainSingle().Which.Should().BeOfType<ThoughtBlock>();
+    }
+
+    [Fact]
+    public void TryReadResponse_ThinkTagsOfOtherTypes_StayInTheText()
+    {
+        Read("""{"choices":[{"message":{"content":"<think>hmm</think>A"},"finish_reason":"stop"}]}""", "vllm").Output
+            .Should().Equal(new TextBlock("<think>hmm</think>A"));
+    }
+
+    [Theory]
+    [InlineData("<think>a</think><think>b</think>", "Multiple thinking blocks found")]
+    [InlineData("<think>a", "Mismatched thinking tags")]
+    [InlineData("a</think>", "Mismatched thinking tags")]
+    [InlineData("</think>a<think>", "Mismatched thinking tags")]
+    public void TryReadResponse_BadThinkTags_False(string content, string reason)
+    {
+        var body = $$"""{"choices":[{"message":{"content":"{{content}}"},"finish_reason":"stop"}]}""";
+
+        OpenAIChatFormat.TryReadResponse(Encoding.UTF8.GetBytes(body), out _, out var error, "together").Should().BeFalse();
+        error.Should().EndWith(reason);
+    }
+
+    [Theory]
     [InlineData("\"stop\"", "Stop")]
     [InlineData("\"eos\"", "Stop")]
     [InlineData("\"stop_sequence\"", "StopSequence")]

@@ -131,6 +131,47 @@ public sealed class OpenAIChatStreamReaderTests
             .Content.Should().Equal(new ThoughtChunk("1", "hmm") { ProviderType = "deepseek" });
     }
 
+    [Fact]
+    public void TryReadEvent_ThinkTags_TextInsideIsAThoughtAndTheTagDeltasAreDropped()
+    {
+        var reader = new OpenAIChatStreamReader("together");
+
+        var content = new[] { "Hi", "<think>", "hmm", "\n", "</think>", "Paris" }
+            .Select(text => Read(reader, $$$"""{"choices":[{"delta":{"content":{{{System.Text.Json.JsonSerializer.Serialize(text)}}}}}]}"""))
+            .SelectMany(c => c.Content)
+            .ToList();
+        var reasoning = Read(reader, """{"choices":[{"delta":{"reasoning_content":"field"}}]}""").Content;
+
+        content.Should().Equal(
+            new TextChunk("0", "Hi"),
+            new ThoughtChunk("1", "hmm") { ProviderType = "together" },
+            new ThoughtChunk("1", "\n") { ProviderType = "together" },
+            new TextChunk("2", "Paris"));
+        reasoning.Should().Equal(new ThoughtChunk("3", "field") { ProviderType = "together" });
+    }
+
+    [Theory]
+    [InlineData("</think>", "Found </think> while not thinking")]
+    [InlineData("<think>|<think>", "Found <think> while already thinking")]
+    [InlineData("<think>|</think>|<think>", "Found thinking tags after thinking finished")]
+    public void TryReadEvent_BadThinkTags_False(string deltas, string reason)
+    {
+        var reader = new OpenAIChatStreamReader("fireworks");
+        var parts = deltas.Split('|');
+        foreach (var part in parts[..^1])
+        {
+            Read(reader, $$$"""{"choices":[{"delta":{"content":"{{{part}}}"}}]}""");
+        }
+
+        Fail(reader, $$$"""{"choices":[{"delta":{"content":"{{{parts[^1]}}}"}}]}""").Should().EndWith(reason);
+    }
+
+    [Fact]
+    public void TryReadEvent_ThinkTagsOfOtherTypes_StayText()
+    {
+        Read(new OpenAIChatStreamReader("openai"), """{"choices":[{"delta":{"content":"<think>"}}]}""").Content.Should().Equal(new TextChunk("0", "<think>"));
+    }
+
     [Theory]
     [InlineData("[DONE]")]
     [InlineData(" [DONE]\n")]

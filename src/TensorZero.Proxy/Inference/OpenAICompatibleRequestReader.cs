@@ -224,7 +224,12 @@ internal static class OpenAICompatibleRequestReader
                 throw Fail("model_name (passed in model field after \"tensorzero::model_name::\") cannot be empty");
             }
         }
-        else
+        if (modelName is not null && gatewayFields.ContainsKey("tensorzero::variant_name"))
+        {
+            // TensorZero's find_function: a model target has exactly one "variant", the model.
+            throw new RequestFormatException("Invalid inference target: `variant_name` cannot be provided when using `model_name`");
+        }
+        if (functionName is null && modelName is null)
         {
             // TensorZero refuses this (ModelFieldPrefixMessage); this gateway resolves it as a plain name (DESIGN.md §2).
             plainName = model;

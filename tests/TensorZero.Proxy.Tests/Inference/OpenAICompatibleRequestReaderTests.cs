@@ -63,6 +63,7 @@ public sealed class OpenAICompatibleRequestReaderTests
     [InlineData("""{"model":"m"}""", "^missing field `messages`$")]
     [InlineData("""{"model":1,"messages":[]}""", "^model: invalid type: integer `1`, expected a string$")]
     [InlineData("""{"model":"m","messages":[],"n":2}""", "TensorZero does not support `n` other than 1")]
+    [InlineData("""{"model":"tensorzero::model_name::m","messages":[],"tensorzero::variant_name":"v"}""", "^Invalid inference target: `variant_name` cannot be provided when using `model_name`$")]
     [InlineData("""{"model":"m","messages":[],"temperature":"hot"}""", "^temperature: invalid type: string \"hot\", expected f32$")]
     [InlineData("""{"model":"m","messages":[],"max_tokens":-1}""", "^max_tokens: invalid value: integer `-1`, expected u32$")]
     [InlineData("""{"model":"m","messages":[],"seed":1.5}""", "^seed: invalid type: floating point `1.5`, expected u32$")]

@@ -192,8 +192,7 @@ internal sealed class OpenAICompatibleStreamWriter
 
     private readonly Utf8JsonWriter _writer = new(Stream.Null, JsonOptions.Writer);
     private bool _sentFirst;
-    private long? _inputTokens;
-    private long? _outputTokens;
+    private StreamChunkFilter? _lazyFilter;
 
     /// <param name="inferenceId">The chunks' <c>id</c>.</param>
     /// <param name="episodeId">The chunks' <c>episode_id</c>.</param>
@@ -227,6 +226,9 @@ internal sealed class OpenAICompatibleStreamWriter
     /// <summary>A cache hit: usage is zero and no provider chunk text is sent.</summary>
     public bool Cached { get; init; }
 
+    // Made on first use: Cached is set after the constructor.
+    private StreamChunkFilter Filter => _lazyFilter ??= new StreamChunkFilter(_kind, Cached, _includeOriginalResponse || _includeRawResponse, _includeRawUsage);
+
     /// <summary>For raw usage entries: the model inference that streams.</summary>
     public Guid? ModelInferenceId { get; init; }
 
@@ -237,45 +239,15 @@ internal sealed class OpenAICompatibleStreamWriter
     public string ApiType { get; init; } = "chat_completions";
 
     /// <summary>The usage so far: the field-wise largest count any chunk reported (providers report cumulative counts).</summary>
-    public Usage Usage => Cached ? Usage.Zero : new Usage(_inputTokens, _outputTokens);
+    public Usage Usage => Filter.Usage;
 
     /// <summary>The last finish reason a chunk gave.</summary>
-    public FinishReason? FinishReason { get; private set; }
+    public FinishReason? FinishReason => Filter.FinishReason;
 
     /// <summary>Writes the SSE events (zero or one) for one provider chunk.</summary>
     public void WriteChunk(ProviderChunk chunk, IBufferWriter<byte> output)
     {
-        if (chunk.Usage is { } usage)
-        {
-            _inputTokens = Max(_inputTokens, usage.InputTokens);
-            _outputTokens = Max(_outputTokens, usage.OutputTokens);
-        }
-        if (chunk.FinishReason is { } reason)
-        {
-            FinishReason = reason;
-        }
-
-        var rawChunk = Cached || chunk.RawChunk.Length == 0 ? null : chunk.RawChunk;
-        var rawUsage = _includeRawUsage ? chunk.RawUsage : null;
-        string? jsonRaw = null;
-        if (_kind == FunctionKind.Json)
-        {
-            // TensorZero's best effort for JSON functions: the last text or tool-call piece of the chunk.
-            foreach (var block in chunk.Content)
-            {
-                jsonRaw = block switch
-                {
-                    TextChunk text => text.Text,
-                    ToolCallChunk call => call.RawArguments,
-                    _ => jsonRaw,
-                };
-            }
-        }
-        var hasContent = _kind == FunctionKind.Json ? !string.IsNullOrEmpty(jsonRaw) : !chunk.Content.IsEmpty;
-        var send = hasContent
-            || (rawChunk is not null && (_includeOriginalResponse || _includeRawResponse))
-            || rawUsage is not null;
-        if (!send)
+        if (!Filter.Take(chunk, out var jsonRaw, out var rawChunk, out var rawUsage))
         {
             return;
         }
@@ -509,11 +481,4 @@ internal sealed class OpenAICompatibleStreamWriter
                 break;
         }
     }
-
-    private static long? Max(long? current, long? reported) => (current, reported) switch
-    {
-        ({ } a, { } b) => Math.Max(a, b),
-        (null, var b) => b,
-        (var a, null) => a,
-    };
 }

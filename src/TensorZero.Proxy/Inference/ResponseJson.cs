@@ -146,3 +146,62 @@ internal static class ResponseJson
         }
     }
 }
+
+/// <summary>
+/// TensorZero's rules for a stream's provider chunks, shared by both endpoints' stream writers: usage and finish reason
+/// are taken off each chunk (sent once, in a final chunk), and a chunk left with nothing to say is not sent. A JSON
+/// function's chunk says its raw text: the last text or tool-call piece of the chunk.
+/// </summary>
+internal sealed class StreamChunkFilter(FunctionKind kind, bool cached, bool includeRawChunk, bool includeRawUsage)
+{
+    private long? _inputTokens;
+    private long? _outputTokens;
+
+    /// <summary>The usage so far: the field-wise largest count any chunk reported (providers report cumulative counts); zero for a cache hit.</summary>
+    public Usage Usage => cached ? Usage.Zero : new Usage(_inputTokens, _outputTokens);
+
+    /// <summary>The last finish reason a chunk gave.</summary>
+    public FinishReason? FinishReason { get; private set; }
+
+    /// <summary>Takes a chunk's usage and finish reason; true when what is left is worth sending.</summary>
+    /// <param name="chunk">The provider's chunk.</param>
+    /// <param name="jsonRaw">For a JSON function, the chunk's raw text (null when it has none).</param>
+    /// <param name="rawChunk">The provider's chunk text, when asked for (never for a cache hit or an empty text).</param>
+    /// <param name="rawUsage">The provider's usage object, when asked for.</param>
+    public bool Take(ProviderChunk chunk, out string? jsonRaw, out string? rawChunk, out JsonElement? rawUsage)
+    {
+        if (chunk.Usage is { } usage)
+        {
+            _inputTokens = Max(_inputTokens, usage.InputTokens);
+            _outputTokens = Max(_outputTokens, usage.OutputTokens);
+        }
+        if (chunk.FinishReason is { } reason)
+        {
+            FinishReason = reason;
+        }
+        rawChunk = includeRawChunk && !cached && chunk.RawChunk.Length > 0 ? chunk.RawChunk : null;
+        rawUsage = includeRawUsage ? chunk.RawUsage : null;
+        jsonRaw = null;
+        if (kind == FunctionKind.Json)
+        {
+            foreach (var block in chunk.Content)
+            {
+                jsonRaw = block switch
+                {
+                    TextChunk text => text.Text,
+                    ToolCallChunk call => call.RawArguments,
+                    _ => jsonRaw,
+                };
+            }
+        }
+        var hasContent = kind == FunctionKind.Json ? !string.IsNullOrEmpty(jsonRaw) : !chunk.Content.IsEmpty;
+        return hasContent || rawChunk is not null || rawUsage is not null;
+    }
+
+    private static long? Max(long? current, long? reported) => (current, reported) switch
+    {
+        ({ } a, { } b) => Math.Max(a, b),
+        (null, var b) => b,
+        (var a, null) => a,
+    };
+}

@@ -230,3 +230,56 @@ public sealed class NativeRequestReaderTests
         request.OutputSchema.Should().BeNull();
     }
 }
+
+/// <summary>Odd bodies get a 400 from both typed readers, never an exception.</summary>
+public sealed class TypedRequestReaderRobustnessTests
+{
+    [Theory]
+    [InlineData("""{"model":"m","messages":[],"temperature":1e400}""")]
+    [InlineData("""{"model":"m","messages":[],"temperature":-1e39}""")]
+    [InlineData("""{"model":"m","messages":[],"seed":1e400}""")]
+    [InlineData("""{"model":"m","messages":[],"max_tokens":99999999999999999999999}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"assistant","content":"x","tensorzero_extra_content":[{"type":"thought","insert_index":1e400}]}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"assistant","content":"x","tensorzero_extra_content":[{"type":"thought","insert_index":-1}]}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":1}]}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":"https://x"}]}]}""")]
+    [InlineData("""{"model":"m","messages":[],"tensorzero::params":{"chat_completion":{"thinking_budget_tokens":1e400}}}""")]
+    [InlineData("""{"model":"m","messages":"hi"}""")]
+    [InlineData("""{"model":"m","messages":[1]}""")]
+    [InlineData("""{"model":"m","messages":[],"tools":{}}""")]
+    [InlineData("""{"model":"m","messages":[],"stop":[1]}""")]
+    [InlineData("null")]
+    [InlineData("")]
+    [InlineData("{\"model\":\"m\",\"messages\":[]} []")]
+    public void OpenAICompatible_OddBody_IsA400(string json)
+    {
+        OpenAICompatibleRequestReader.TryRead(Encoding.UTF8.GetBytes(json), out _, out var error).Should().BeFalse();
+        error!.Status.Should().Be(400);
+    }
+
+    [Theory]
+    [InlineData("""{"function_name":"f","input":{},"params":{"chat_completion":{"temperature":1e400}}}""")]
+    [InlineData("""{"function_name":"f","input":{"messages":[{"role":"user","content":[{"type":"file","file_type":"base64","data":"%%%"}]}]}}""")]
+    [InlineData("""{"function_name":"f","input":{"messages":[{"role":"user","content":[5]}]}}""")]
+    [InlineData("""{"function_name":"f","input":{"messages":[{"role":"user","content":[{"type":"thought","summary":[{"type":"other"}]}]}]}}""")]
+    [InlineData("""{"function_name":"f","input":{"messages":[{"role":"user","content":[{"type":"unknown","data":1,"model_provider_name":"bad"}]}]}}""")]
+    [InlineData("""{"function_name":"f","input":[]}""")]
+    [InlineData("""{"function_name":1,"input":{}}""")]
+    [InlineData("[]")]
+    public void Native_OddBody_IsA400(string json)
+    {
+        NativeRequestReader.TryRead(Encoding.UTF8.GetBytes(json), out _, out var error).Should().BeFalse();
+        error!.Status.Should().Be(400);
+    }
+
+    [Fact]
+    public void BothReaders_InvalidUtf8_IsA400()
+    {
+        var body = new byte[] { (byte)'{', (byte)'"', 0xFF, (byte)'"', (byte)':', (byte)'1', (byte)'}' };
+
+        OpenAICompatibleRequestReader.TryRead(body, out _, out var openAIError).Should().BeFalse();
+        NativeRequestReader.TryRead(body, out _, out var nativeError).Should().BeFalse();
+        openAIError!.Message.Should().Contain("UTF-8");
+        nativeError!.Message.Should().Contain("UTF-8");
+    }
+}

@@ -289,7 +289,11 @@ internal sealed record ProviderResponse(ImmutableArray<ContentBlock> Output, Usa
 /// <param name="Usage">Token counts, usually only on the last chunk.</param>
 /// <param name="FinishReason">Why it stopped, usually only on the last chunk.</param>
 /// <param name="RawChunk">The provider's chunk as text (the SSE <c>data:</c> payload).</param>
-internal sealed record ProviderChunk(ImmutableArray<ChunkBlock> Content, Usage? Usage, FinishReason? FinishReason, string RawChunk);
+internal sealed record ProviderChunk(ImmutableArray<ChunkBlock> Content, Usage? Usage, FinishReason? FinishReason, string RawChunk)
+{
+    /// <summary>The provider's own usage object in this chunk (OpenAI's <c>usage</c>), for <c>include_raw_usage</c>.</summary>
+    public JsonElement? RawUsage { get; init; }
+}
 
 /// <summary>A piece of a streamed content block; pieces with the same <see cref="Id"/> form one block.</summary>
 internal abstract record ChunkBlock(string Id);
@@ -353,4 +357,13 @@ internal sealed record TypedInferenceResult
 
     /// <summary>The provider type that answered (<c>openai</c>, <c>dummy</c>, ...), for raw usage/response entries.</summary>
     public string? ProviderType { get; init; }
+
+    /// <summary>The id of the model inference that answered, for raw usage/response entries.</summary>
+    public Guid? ModelInferenceId { get; init; }
+
+    /// <summary>The provider's own usage object (OpenAI's <c>usage</c>), for <c>include_raw_usage</c>; null when cached or absent.</summary>
+    public JsonElement? RawUsage { get; init; }
+
+    /// <summary>The provider API that answered, as TensorZero names it in raw entries: <c>chat_completions</c>, <c>responses</c>, ...</summary>
+    public string ApiType { get; init; } = "chat_completions";
 }

@@ -44,6 +44,13 @@ internal sealed record TypedInferenceRequest
     /// <summary>The model called (a configured model or a shorthand such as <c>dummy::echo</c>), or null for a function.</summary>
     public string? ModelName { get; init; }
 
+    /// <summary>
+    /// An OpenAI-compatible <c>model</c> without TensorZero's prefixes (DESIGN.md §2): a function named so, else a model
+    /// named so; only the caller's configuration can tell which. Null when <see cref="FunctionName"/> or
+    /// <see cref="ModelName"/> is set.
+    /// </summary>
+    public string? PlainName { get; init; }
+
     public required InferenceInput Input { get; init; }
 
     public bool Stream { get; init; }
@@ -60,7 +67,16 @@ internal sealed record TypedInferenceRequest
     /// <summary>Tools added by the request (OpenAI <c>tools</c> / native <c>additional_tools</c>).</summary>
     public ImmutableArray<ToolDefinition> AdditionalTools { get; init; } = [];
 
-    /// <summary>Native <c>allowed_tools</c>: restricts the function's tools; null = all of them.</summary>
+    /// <summary>
+    /// OpenAI custom tools added by the request (OpenAI <c>{"type": "custom", "custom": {...}}</c> / native
+    /// <c>{"type": "openai_custom", ...}</c>), each as <c>{"name", "description"?, "format"?}</c>; only OpenAI models take them.
+    /// </summary>
+    public ImmutableArray<JsonElement> AdditionalCustomTools { get; init; } = [];
+
+    /// <summary>
+    /// Native <c>allowed_tools</c> (or an OpenAI <c>tool_choice</c> of type <c>allowed_tools</c>): restricts the tools;
+    /// null = all of them.
+    /// </summary>
     public ImmutableArray<string>? AllowedTools { get; init; }
 
     public ToolChoice? ToolChoice { get; init; }
@@ -92,6 +108,18 @@ internal sealed record TypedInferenceRequest
     /// </summary>
     public IReadOnlyDictionary<string, JsonElement> GatewayFieldJson { get; init; } = new Dictionary<string, JsonElement>();
 
+    /// <summary>
+    /// <c>tensorzero::namespace</c> / <c>namespace</c>: a non-empty name that TensorZero stores as the tag
+    /// <c>tensorzero::namespace</c> and uses to pick a namespaced experimentation config.
+    /// </summary>
+    public string? Namespace { get; init; }
+
     /// <summary>Fields TensorZero accepts that this gateway does not act on (reported in a warning header, not a 400).</summary>
     public ImmutableArray<string> IgnoredFields { get; init; } = [];
+
+    /// <summary>
+    /// Top-level fields of an OpenAI-compatible body that neither OpenAI's chat completions nor TensorZero define:
+    /// TensorZero ignores them with a warning (a 400 only under <c>tensorzero::deny_unknown_fields</c>).
+    /// </summary>
+    public ImmutableArray<string> UnknownFields { get; init; } = [];
 }

@@ -13,19 +13,31 @@ internal sealed class InferenceRequest
     /// <summary>The prefix of gateway-only body fields; none of them is ever sent upstream.</summary>
     public const string TensorZeroPrefix = "tensorzero::";
 
-    /// <summary>The <c>tensorzero::*</c> body fields the gateway understands.</summary>
+    /// <summary>
+    /// The <c>tensorzero::*</c> body fields the gateway accepts: every one TensorZero's OpenAI-compatible endpoint
+    /// accepts. The passthrough path acts on the first six and ignores the others (<see cref="PassthroughIgnoredFields"/>).
+    /// </summary>
     public static readonly string[] KnownTensorZeroFields =
     [
         "tensorzero::variant_name", "tensorzero::episode_id", "tensorzero::tags",
         "tensorzero::extra_headers", "tensorzero::extra_body", "tensorzero::dryrun",
+        "tensorzero::namespace", "tensorzero::cache_options", "tensorzero::deny_unknown_fields",
+        "tensorzero::credentials", "tensorzero::internal_dynamic_variant_config", "tensorzero::provider_tools",
+        "tensorzero::params", "tensorzero::include_raw_usage", "tensorzero::include_original_response",
+        "tensorzero::include_raw_response",
     ];
+
+    /// <summary>The known <c>tensorzero::*</c> fields the passthrough path accepts without acting on them.</summary>
+    public static readonly string[] PassthroughIgnoredFields = KnownTensorZeroFields[6..];
 
     private readonly HashSet<string> _fields;
 
     private InferenceRequest(
-        byte[] body, string model, bool stream, RequestBodyTemplate template, Dictionary<string, JsonElement> tensorZeroFields, HashSet<string> fields)
+        byte[] body, string model, bool stream, RequestBodyTemplate template, Dictionary<string, JsonElement> tensorZeroFields, HashSet<string> fields,
+        string[] ignoredFields)
     {
         _fields = fields;
+        IgnoredFields = ignoredFields;
         Body = body;
         Model = model;
         Stream = stream;
@@ -47,6 +59,12 @@ internal sealed class InferenceRequest
 
     /// <summary>The <c>tensorzero::*</c> fields by full name, as JSON.</summary>
     public IReadOnlyDictionary<string, JsonElement> TensorZeroFields { get; }
+
+    /// <summary>
+    /// The body's <c>tensorzero::*</c> fields that this path accepts and ignores (<see cref="PassthroughIgnoredFields"/>),
+    /// in body order, for a warning to the client.
+    /// </summary>
+    public IReadOnlyList<string> IgnoredFields { get; }
 
     /// <summary>Whether the client's body has a top-level field of this name.</summary>
     public bool HasField(string name) => _fields.Contains(name);
@@ -89,6 +107,7 @@ internal sealed class InferenceRequest
         string? model = null;
         bool? stream = null;
         Dictionary<string, JsonElement>? tensorZero = null;
+        List<string>? ignored = null;
         var seen = new HashSet<string>(StringComparer.Ordinal);
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -108,6 +127,10 @@ internal sealed class InferenceRequest
                 {
                     error = $"Unknown field '{name}'. Supported gateway fields: {string.Join(", ", KnownTensorZeroFields)}.";
                     return false;
+                }
+                if (Array.IndexOf(PassthroughIgnoredFields, name) >= 0)
+                {
+                    (ignored ??= []).Add(name);
                 }
                 tensorZero ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal);
                 tensorZero[name] = JsonElement.ParseValue(ref reader);
@@ -161,7 +184,7 @@ internal sealed class InferenceRequest
         }
 
         var template = new RequestBodyTemplate(body, [.. kept], modelIndex);
-        request = new InferenceRequest(body, model, stream ?? false, template, tensorZero ?? [], seen);
+        request = new InferenceRequest(body, model, stream ?? false, template, tensorZero ?? [], seen, ignored?.ToArray() ?? []);
         error = null;
         return true;
     }

@@ -72,4 +72,39 @@ public sealed class InferenceRequestTests
         InferenceRequest.TryParse(Encoding.UTF8.GetBytes(json), out _, out var error).Should().BeFalse();
         error.Should().Contain("not valid JSON");
     }
+
+    [Fact]
+    public void KnownTensorZeroFields_AreEveryFieldTheOpenAICompatibleEndpointAccepts()
+    {
+        InferenceRequest.KnownTensorZeroFields.Should().BeEquivalentTo(OpenAICompatibleRequestReader.TensorZeroFields);
+    }
+
+    [Theory]
+    [InlineData("tensorzero::namespace", "\"ns\"")]
+    [InlineData("tensorzero::cache_options", "{\"enabled\":\"on\"}")]
+    [InlineData("tensorzero::deny_unknown_fields", "true")]
+    [InlineData("tensorzero::credentials", "{\"k\":\"v\"}")]
+    [InlineData("tensorzero::internal_dynamic_variant_config", "{}")]
+    [InlineData("tensorzero::provider_tools", "[]")]
+    [InlineData("tensorzero::params", "{\"chat_completion\":{}}")]
+    [InlineData("tensorzero::include_raw_usage", "true")]
+    [InlineData("tensorzero::include_original_response", "true")]
+    [InlineData("tensorzero::include_raw_response", "true")]
+    public void TryParse_FieldThePassthroughIgnores_IsAcceptedListedAndStripped(string field, string value)
+    {
+        var request = Parse($$"""{"model":"a","{{field}}":{{value}},"messages":[]}""");
+
+        request.IgnoredFields.Should().Equal(field);
+        Encoding.UTF8.GetString(request.Template.Render("up")).Should().Be("""{"model":"up","messages":[]}""");
+    }
+
+    [Fact]
+    public void TryParse_FieldsThePassthroughActsOn_AreNotIgnored()
+    {
+        var request = Parse("""{"model":"a","tensorzero::tags":{},"tensorzero::dryrun":true,"tensorzero::variant_name":"v","tensorzero::include_raw_response":true,"tensorzero::params":{}}""");
+
+        request.IgnoredFields.Should().Equal("tensorzero::include_raw_response", "tensorzero::params");
+        InferenceRequest.PassthroughIgnoredFields.Should().NotContain(["tensorzero::tags", "tensorzero::dryrun", "tensorzero::variant_name",
+            "tensorzero::episode_id", "tensorzero::extra_headers", "tensorzero::extra_body"]);
+    }
 }

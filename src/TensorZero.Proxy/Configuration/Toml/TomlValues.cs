@@ -10,7 +10,8 @@ namespace TensorZero.Proxy.Configuration.Toml;
 /// <see cref="TomlLocalDateTime"/>, <see cref="TomlLocalDate"/> or <see cref="TomlLocalTime"/>.
 /// </summary>
 /// <remarks>
-/// Read-only to everything but <see cref="TomlParser"/>, which builds it. Each key remembers the line and column
+/// Read-only to everything but <see cref="TomlParser"/>, which builds it, and <see cref="ConfigFiles"/>, which merges the
+/// documents of a config glob into the first one. Each key remembers the line and column
 /// where it was written (or, for a table created implicitly by a header or dotted key, where that key part was
 /// written) so configuration code can point at the offending spot in its own error messages.
 /// </remarks>

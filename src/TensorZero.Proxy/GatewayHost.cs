@@ -156,7 +156,7 @@ internal static class GatewayHost
         services.AddSingleton(new GatewayRuntimeAccessor(runtime));
         services.TryAddSingleton(TimeProvider.System);
         services.Configure<CircuitBreakerSettings>(configuration.GetSection($"{GatewayHostOptions.SectionName}:CircuitBreaker"));
-        services.AddSingleton<DummyProvider>();
+        services.AddSingleton<DummyModels>();
         services.AddSingleton<ProviderCircuitBreakers>();
         services.AddSingleton<VariantRetries>();
         services.AddSingleton<ModelRunner>();

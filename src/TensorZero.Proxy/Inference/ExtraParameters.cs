@@ -300,4 +300,35 @@ internal static class ExtraParameters
     public static string? HeadersJson(IReadOnlyDictionary<string, JsonElement> fields) => RedactedJson(fields, HeadersField);
 
     public static string? BodyJson(IReadOnlyDictionary<string, JsonElement> fields) => RedactedJson(fields, BodyField);
+
+    /// <summary>
+    /// The request's raw entries (a <c>tensorzero::extra_body</c> or <c>tensorzero::extra_headers</c> array) that apply to
+    /// <paramref name="target"/>, as the client sent them: what TensorZero's <c>echo_extra_info</c> dummy reports.
+    /// </summary>
+    public static JsonElement? EntriesFor(JsonElement? entries, AttemptTarget target)
+    {
+        if (entries is not { ValueKind: JsonValueKind.Array } array)
+        {
+            return null;
+        }
+        var kept = new List<JsonElement>();
+        foreach (var entry in array.EnumerateArray())
+        {
+            if (entry.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+            static string? Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            var variant = Text(entry, "variant_name");
+            var model = Text(entry, "model_name");
+            var provider = Text(entry, "provider_name");
+            if ((variant is null || variant == target.Variant?.Name)
+                && (model is null || model == target.Model.Name)
+                && (provider is null || provider == target.Provider.Name))
+            {
+                kept.Add(entry);
+            }
+        }
+        return JsonSerializer.SerializeToElement(kept);
+    }
 }

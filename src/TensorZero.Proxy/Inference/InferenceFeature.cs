@@ -163,8 +163,24 @@ internal sealed class InferenceFeature
     /// <summary>The request's <c>tensorzero::extra_body</c> entries as received (JSON), or null.</summary>
     public string? ExtraBodyJson { get; set; }
 
-    /// <summary>Rewrites response ids and model for this inference.</summary>
-    public IResponseRewriter Rewriter { get; }
+    /// <summary>Rewrites response ids and model for this inference (passthrough path; set per variant for its <c>model</c>).</summary>
+    public IResponseRewriter Rewriter { get; set; }
+
+    /// <summary>The request's <c>tensorzero::credentials</c> (typed path): dynamic keys by name.</summary>
+    public System.Collections.Immutable.ImmutableDictionary<string, string> Credentials { get; set; } =
+        System.Collections.Immutable.ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>The request's <c>tensorzero::extra_body</c> array as sent, or null.</summary>
+    public System.Text.Json.JsonElement? ExtraBodyEntries { get; set; }
+
+    /// <summary>The request's <c>tensorzero::extra_headers</c> array as sent, or null.</summary>
+    public System.Text.Json.JsonElement? ExtraHeaderEntries { get; set; }
+
+    /// <summary>The <c>x-tensorzero-warning</c> header: request fields accepted and not acted on; null when none.</summary>
+    public string? Warning { get; set; }
+
+    /// <summary>The typed path's state; null on the passthrough path.</summary>
+    public TypedInference? Typed { get; set; }
 
     /// <summary>Every attempt, skipped providers included; append with <see cref="AddAttempt"/>.</summary>
     public IReadOnlyList<AttemptRecord> Attempts => _attempts;

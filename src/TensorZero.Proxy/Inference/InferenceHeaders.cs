@@ -22,6 +22,10 @@ internal static class InferenceHeaders
             headers["x-tensorzero-variant"] = inference.VariantName;
         }
         headers["x-tensorzero-attempts"] = AttemptsText(attempts);
+        if (inference.Warning is not null)
+        {
+            headers["x-tensorzero-warning"] = inference.Warning;
+        }
     }
 
     private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 16).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];

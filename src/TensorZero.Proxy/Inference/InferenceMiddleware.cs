@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
+using TensorZero.Proxy.Functions;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
 using TensorZero.Proxy.Transforms;
@@ -46,56 +47,91 @@ internal sealed class InferenceMiddleware
 
     private async Task InvokeInferenceAsync(HttpContext context)
     {
+        var native = context.GetReverseProxyFeature().Route.Config.RouteId == GatewayRuntime.NativeInferenceRouteId;
         var body = await ReadBodyAsync(context, _options.Value.MaxRequestBodyBytes);
         if (body is null)
         {
             return;
         }
-        if (!InferenceRequest.TryParse(body, out var request, out var parseError))
-        {
-            await OpenAIError.BadRequest(context, parseError!);
-            return;
-        }
-        var now = _time.GetUtcNow();
-        if (!GatewayFields.TryRead(request!.TensorZeroFields, now, out var fields, out var fieldError))
-        {
-            await OpenAIError.BadRequest(context, fieldError!);
-            return;
-        }
-
         var runtime = _runtime.Current;
-        var target = TargetResolver.Resolve(runtime, request.Model);
+        InferenceRequest? request;
+        TypedInferenceRequest? typedRequest = null;
+        ResolvedTarget target;
+        if (native)
+        {
+            if (!NativeRequestReader.TryRead(body, out typedRequest, out var nativeError))
+            {
+                await NativeError.WriteAsync(context, nativeError!.Status, nativeError.Message);
+                return;
+            }
+            var model = typedRequest!.FunctionName is { } functionName
+                ? TargetResolver.FunctionPrefix + functionName
+                : TargetResolver.ModelPrefix + typedRequest.ModelName;
+            request = InferenceRequest.ForTyped(body, model, typedRequest.Stream, typedRequest.GatewayFieldJson);
+            target = TargetResolver.Resolve(runtime, model);
+        }
+        else
+        {
+            if (!InferenceRequest.TryParse(body, out request, out var parseError))
+            {
+                await OpenAIError.BadRequest(context, parseError!);
+                return;
+            }
+            target = TargetResolver.Resolve(runtime, request!.Model);
+        }
         if (!target.Found)
         {
-            await OpenAIError.WriteAsync(context, target.ErrorStatus, target.ErrorMessage!, "invalid_request_error",
+            await WriteErrorAsync(context, native, target.ErrorStatus, target.ErrorMessage!, "invalid_request_error",
                 target.ErrorStatus == StatusCodes.Status404NotFound ? "model_not_found" : "invalid_model");
+            return;
+        }
+        if (typedRequest is null && NeedsTypedPath(request, target))
+        {
+            if (!OpenAICompatibleRequestReader.TryRead(body, out typedRequest, out var typedError))
+            {
+                await OpenAIError.WriteAsync(context, typedError!.Status, typedError.Message, "invalid_request_error", typedError.Code);
+                return;
+            }
+        }
+
+        var now = _time.GetUtcNow();
+        var gatewayFields = typedRequest?.GatewayFieldJson ?? request.TensorZeroFields;
+        if (!GatewayFields.TryRead(gatewayFields, now, out var fields, out var fieldError))
+        {
+            await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest, fieldError!, "invalid_request_error", "invalid_request");
             return;
         }
         if (target.Model is not null && fields.VariantName is not null)
         {
-            await OpenAIError.BadRequest(context,
-                $"'tensorzero::variant_name' pins a variant of a function, but '{request.Model}' names a model.", "variant_pin_on_model");
+            await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest,
+                $"'tensorzero::variant_name' pins a variant of a function, but '{request.Model}' names a model.", "invalid_request_error", "variant_pin_on_model");
             return;
         }
         if (target.Function is { } f && fields.VariantName is { } pinned && !f.Variants.ContainsKey(pinned))
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
+            await WriteErrorAsync(context, native, StatusCodes.Status404NotFound,
                 $"Unknown variant '{pinned}' of function '{f.Name}' (variants: {string.Join(", ", f.Variants.Keys.Order(StringComparer.Ordinal).Select(k => $"'{k}'"))}).",
                 "invalid_request_error", "variant_not_found");
+            return;
+        }
+        var semantics = target.Function?.Semantics ?? FunctionSemantics.Default;
+        if (typedRequest is not null && semantics.ValidateInput(typedRequest.Input) is { } invalidInput)
+        {
+            await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest, invalidInput, "invalid_request_error", "invalid_input");
             return;
         }
 
         // Extra headers and body: read and checked only where there are any (request fields or configured body patches).
         var extraHeaders = UnfilteredInferenceExtraHeaders.Empty;
         var extraBody = UnfilteredInferenceExtraBody.Empty;
-        if (ExtraParameters.InRequest(request.TensorZeroFields) || runtime.HasConfiguredExtraBody)
+        if (ExtraParameters.InRequest(gatewayFields) || runtime.HasConfiguredExtraBody)
         {
             var attemptTargets = ExtraParameters.Targets(target, fields.VariantName);
-            if (!ExtraParameters.TryRead(request.TensorZeroFields, target, attemptTargets, runtime.Config.Gateway.ExtraHeaderLimits,
+            if (!ExtraParameters.TryRead(gatewayFields, target, attemptTargets, runtime.Config.Gateway.ExtraHeaderLimits,
                 out extraHeaders, out extraBody, out var extraError)
-                || !TryCheckBodyPatches(request, attemptTargets, extraBody, out extraError))
+                || (typedRequest is null && !TryCheckBodyPatches(request, attemptTargets, extraBody, out extraError)))
             {
-                await OpenAIError.BadRequest(context, extraError!, "invalid_extra_parameters");
+                await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest, extraError!, "invalid_request_error", "invalid_extra_parameters");
                 return;
             }
         }
@@ -104,9 +140,20 @@ internal sealed class InferenceMiddleware
         {
             ExtraHeaders = extraHeaders,
             ExtraBody = extraBody,
-            ExtraHeadersJson = ExtraParameters.HeadersJson(request.TensorZeroFields),
-            ExtraBodyJson = ExtraParameters.BodyJson(request.TensorZeroFields),
+            ExtraHeadersJson = ExtraParameters.HeadersJson(gatewayFields),
+            ExtraBodyJson = ExtraParameters.BodyJson(gatewayFields),
+            ExtraBodyEntries = gatewayFields.TryGetValue("tensorzero::extra_body", out var bodyEntries) ? bodyEntries : null,
+            ExtraHeaderEntries = gatewayFields.TryGetValue("tensorzero::extra_headers", out var headerEntries) ? headerEntries : null,
         };
+        if (typedRequest is not null)
+        {
+            inference.Typed = new TypedInference(typedRequest, semantics, target.Function?.Name, _time);
+            inference.Credentials = typedRequest.Credentials;
+            if (!typedRequest.IgnoredFields.IsEmpty)
+            {
+                inference.Warning = $"Ignored (accepted, not implemented by TensorZero.Proxy): {string.Join(", ", typedRequest.IgnoredFields)}";
+            }
+        }
         context.Features.Set(inference);
         try
         {
@@ -149,6 +196,19 @@ internal sealed class InferenceMiddleware
     private async Task RunModelTargetAsync(HttpContext context, InferenceFeature inference, RuntimeModel model)
     {
         inference.VariantName = model.Name;
+        if (inference.Typed is { } typed)
+        {
+            typed.VariantName = model.Name;
+            try
+            {
+                typed.ModelRequest = PromptBuilder.Build(FunctionSemantics.Default, VariantPrompt.None, typed.Request);
+            }
+            catch (PromptException ex)
+            {
+                await WritePromptErrorAsync(context, inference, ex.Message);
+                return;
+            }
+        }
         var result = await _runner.RunAsync(context, inference, model, variant: null, variantDeadline: null, skip: []);
         if (Finish(inference, result))
         {
@@ -176,10 +236,38 @@ internal sealed class InferenceMiddleware
         }
 
         ModelRunOutcome last = ModelRunOutcome.AllProvidersFailed;
+        List<string>? promptErrors = null;
         foreach (var variantName in order)
         {
             var variant = function.Variants[variantName];
             inference.VariantName = variant.Name;
+            if (inference.Typed is { } typed)
+            {
+                typed.VariantName = variant.Name;
+                try
+                {
+                    typed.ModelRequest = PromptBuilder.Build(function.Semantics, variant.Prompt, typed.Request);
+                }
+                catch (PromptException ex)
+                {
+                    // The request cannot be put to this variant (its templates, its JSON mode): a client error when the
+                    // client chose the variant or no variant can take it, else the next variant is tried.
+                    promptErrors ??= [];
+                    promptErrors.Add(ex.Message);
+                    if (pinned is not null || promptErrors.Count == order.Count)
+                    {
+                        await WritePromptErrorAsync(context, inference, ex.Message);
+                        return;
+                    }
+                    continue;
+                }
+            }
+            else if (inference.Request.Model.StartsWith(TargetResolver.FunctionPrefix, StringComparison.Ordinal))
+            {
+                // TensorZero answers `model` with the variant that ran.
+                inference.Rewriter = new ResponseRewriter(inference.InferenceIdText, inference.EpisodeIdText,
+                    OpenAICompatibleResponseWriter.ModelField(function.Name, variant.Name));
+            }
             var result = await RunVariantAsync(context, inference, variant);
             if (Finish(inference, result))
             {
@@ -198,6 +286,29 @@ internal sealed class InferenceMiddleware
         }
         await WriteFailureAsync(context, inference,
             (StatusCodes.Status502BadGateway, "server_error", $"All {order.Count} variant(s) of function '{function.Name}' failed"));
+    }
+
+    /// <summary>Whether the passthrough path cannot serve the request as TensorZero would (DESIGN-NOTES "Two paths").</summary>
+    private static bool NeedsTypedPath(InferenceRequest request, ResolvedTarget target)
+    {
+        if (target.Function is { RequiresTypedPath: true } || target.Model is { HasDummyProvider: true } || request.IgnoredFields.Count > 0)
+        {
+            return true;
+        }
+        // TensorZero's content blocks (template arguments, named templates, raw text) must be rendered, never forwarded.
+        var body = request.Body.AsSpan();
+        return body.IndexOf("\"tensorzero::"u8) >= 0 && (body.IndexOf("\"tensorzero::arguments\""u8) >= 0
+            || body.IndexOf("\"tensorzero::template\""u8) >= 0 || body.IndexOf("\"tensorzero::raw_text\""u8) >= 0);
+    }
+
+    private static Task WriteErrorAsync(HttpContext context, bool native, int status, string message, string type, string code) => native
+        ? NativeError.WriteAsync(context, status, message)
+        : OpenAIError.WriteAsync(context, status, message, type, code);
+
+    private static Task WritePromptErrorAsync(HttpContext context, InferenceFeature inference, string message)
+    {
+        inference.Outcome = InferenceOutcome.Error;
+        return WriteErrorAsync(context, inference.Typed!.Native, StatusCodes.Status400BadRequest, message, "invalid_request_error", "invalid_request");
     }
 
     /// <summary>One variant: its routing list, run again per its retries, all within its timeout.</summary>
@@ -292,8 +403,10 @@ internal sealed class InferenceMiddleware
             StatusCodes.Status502BadGateway => "all_variants_failed",
             _ => "all_providers_failed",
         };
-        return OpenAIError.WriteAsync(context, failure.Status, $"{failure.Summary}: {attempts}.", failure.Type, code,
-            c => InferenceHeaders.Set(c, inference, inference.AttemptCount));
+        var message = $"{failure.Summary}: {attempts}.";
+        return inference.Typed is { Native: true }
+            ? NativeError.WriteAsync(context, failure.Status, message, c => InferenceHeaders.Set(c, inference, inference.AttemptCount))
+            : OpenAIError.WriteAsync(context, failure.Status, message, failure.Type, code, c => InferenceHeaders.Set(c, inference, inference.AttemptCount));
     }
 
     /// <summary>Reads the whole body, or answers 413/400 and returns null.</summary>

@@ -69,6 +69,14 @@ internal sealed class InferenceRequest
     /// <summary>Whether the client's body has a top-level field of this name.</summary>
     public bool HasField(string name) => _fields.Contains(name);
 
+    /// <summary>
+    /// A request the typed path read from another endpoint's body (the native <c>/inference</c>): its target written as
+    /// the OpenAI-compatible <c>model</c> would name it, for records and headers; never rendered for a provider.
+    /// </summary>
+    public static InferenceRequest ForTyped(byte[] body, string model, bool stream, IReadOnlyDictionary<string, JsonElement> gatewayFields) =>
+        new(body, model, stream, new RequestBodyTemplate(body, [], -1), new Dictionary<string, JsonElement>(gatewayFields, StringComparer.Ordinal),
+            [], []);
+
     /// <summary>Reads a body. On failure <paramref name="error"/> says what is wrong, for a 400.</summary>
     public static bool TryParse(byte[] body, out InferenceRequest? request, out string? error)
     {
@@ -179,7 +187,7 @@ internal sealed class InferenceRequest
         }
         if (string.IsNullOrEmpty(model))
         {
-            error = "The request body must name a 'model'.";
+            error = "Invalid request to OpenAI-compatible endpoint: missing field `model`: the request body must name a 'model'.";
             return false;
         }
 

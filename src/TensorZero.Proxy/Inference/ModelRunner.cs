@@ -1,6 +1,9 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using TensorZero.Proxy.Configuration;
+using TensorZero.Proxy.Functions;
 using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Providers;
 using TensorZero.Proxy.Resilience;
@@ -43,7 +46,7 @@ internal sealed class ModelRunner
 {
     private readonly IHttpForwarder _forwarder;
     private readonly IProxyStateLookup _proxyState;
-    private readonly DummyProvider _dummy;
+    private readonly DummyModels _dummy;
     private readonly ProviderCircuitBreakers _breakers;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelRunner> _logger;
@@ -51,7 +54,7 @@ internal sealed class ModelRunner
     private readonly ResponseCaptures _captures;
 
     public ModelRunner(
-        IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyProvider dummy, ProviderCircuitBreakers breakers,
+        IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyModels dummy, ProviderCircuitBreakers breakers,
         TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures)
     {
         _captures = captures;
@@ -87,7 +90,7 @@ internal sealed class ModelRunner
 
         // The last provider whose circuit is not open is tried even when earlier ones fail; when every
         // circuit is open the last one is tried anyway: a request never fails without any attempt.
-        var lastCandidate = Array.FindLastIndex(candidates, p => p.IsDummy || !_breakers.IsOpen(Key(p)));
+        var lastCandidate = Array.FindLastIndex(candidates, p => p.ClusterId is null || !_breakers.IsOpen(Key(p)));
         if (lastCandidate < 0)
         {
             lastCandidate = candidates.Length - 1;
@@ -107,7 +110,7 @@ internal sealed class ModelRunner
             }
 
             var key = Key(provider);
-            var open = !provider.IsDummy && _breakers.IsOpen(key);
+            var open = provider.ClusterId is not null && _breakers.IsOpen(key);
             if (open && i != lastCandidate)
             {
                 Record(inference, Skipped(model, provider, variant));
@@ -120,9 +123,18 @@ internal sealed class ModelRunner
             var set = new DeadlineSet(deadlines);
 
             AttemptRecord record;
-            if (provider.IsDummy)
+            if (!provider.IsImplemented)
             {
-                record = await AttemptDummyAsync(context, inference, model, provider, variant);
+                // Loaded so the configuration works; nothing is sent. The attempt fails and the next provider is tried.
+                record = new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Error, null, TimeSpan.Zero,
+                    ProviderTypeInfo.NotImplementedMessage(TypedInference.ProviderTypeName(provider)))
+                {
+                    Variant = variant?.Name, StartedTimestamp = now,
+                };
+            }
+            else if (provider.IsDummy)
+            {
+                record = await AttemptDummyAsync(context, inference, model, provider, variant, set);
             }
             else if (open)
             {
@@ -165,7 +177,7 @@ internal sealed class ModelRunner
     }
 
     /// <summary>The circuit breaker key of a provider: its cluster (shorthands share one per type).</summary>
-    private static string Key(RuntimeProvider provider) => provider.ClusterId ?? $"dummy/{provider.ModelName}/{provider.Name}";
+    private static string Key(RuntimeProvider provider) => provider.ClusterId ?? $"in-process/{provider.ModelName}/{provider.Name}";
 
     private void Record(InferenceFeature inference, AttemptRecord record)
     {
@@ -189,23 +201,131 @@ internal sealed class ModelRunner
         context.Response.Headers["x-tensorzero-provider"] = provider.Name;
     }
 
+    /// <summary>
+    /// An attempt at the in-process <c>dummy</c> provider (typed path only): TensorZero's fixed answers per model name,
+    /// written in the client's protocol. A dummy failure before anything is written fails over like a provider error.
+    /// </summary>
     private async Task<AttemptRecord> AttemptDummyAsync(
-        HttpContext context, InferenceFeature inference, RuntimeModel model, RuntimeProvider provider, RuntimeVariant? variant)
+        HttpContext context, InferenceFeature inference, RuntimeModel model, RuntimeProvider provider, RuntimeVariant? variant, DeadlineSet deadlines)
     {
         var started = _time.GetTimestamp();
-        SetAttemptHeaders(context, inference, provider);
-        var capture = _captures.For(inference);
-        var status = await _dummy.HandleAsync(context, provider.UpstreamModelName, inference, capture);
-        var elapsed = _time.GetElapsedTime(started);
-        return status == StatusCodes.Status200OK
-            ? new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Ok, status, elapsed, null)
+        var target = new AttemptTarget(variant, model, provider);
+        AttemptRecord Result(AttemptOutcome outcome, int? status, string? detail = null, TimeSpan? ttft = null, TimeoutLevel? level = null) =>
+            new(model.Name, provider.Name, outcome, status, _time.GetElapsedTime(started), detail)
             {
-                Variant = variant?.Name, TimeToFirstToken = elapsed, StartedTimestamp = started, Response = capture,
-            }
-            : new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Status, status, elapsed, null)
-            {
-                Variant = variant?.Name, StartedTimestamp = started, Response = capture,
+                Variant = variant?.Name, StartedTimestamp = started, TimeToFirstToken = ttft, TimeoutLevel = level,
             };
+        if (inference.Typed is not { } typed)
+        {
+            return Result(AttemptOutcome.Error, null, "the dummy provider answers typed requests only");
+        }
+
+        var dummyContext = new DummyContext
+        {
+            DynamicKeyName = provider.DynamicCredentialName,
+            ApiKey = provider.DynamicCredentialName is { } keyName && inference.Credentials.TryGetValue(keyName, out var key) ? key : null,
+            InferenceExtraBody = ExtraParameters.EntriesFor(inference.ExtraBodyEntries, target),
+            InferenceExtraHeaders = ExtraParameters.EntriesFor(inference.ExtraHeaderEntries, target),
+            VariantExtraHeaders = variant is { Config.ExtraHeaders.Length: > 0 } ? JsonSerializer.SerializeToElement(
+                variant.Config.ExtraHeaders.Select(h => new Dictionary<string, object?> { ["name"] = h.Name, ["value"] = h.Value })) : null,
+            BodyOperations = ExtraParameters.BodyOperations(inference.ExtraBody, target),
+            HeaderOperations = ExtraParameters.HeaderOperations(inference.ExtraHeaders, target),
+        };
+
+        var (preCommitAt, preCommitLevel) = deadlines.EarliestPreCommit();
+        using var preCommit = DeadlineSet.Remaining(preCommitAt, _time) is { } left ? new CancellationTokenSource(left, _time) : new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(preCommit.Token, context.RequestAborted);
+        var capture = _captures.For(inference);
+        var response = context.Response;
+        try
+        {
+            if (!inference.Request.Stream)
+            {
+                var answer = await _dummy.InferAsync(provider.UpstreamModelName, typed.ModelRequest, dummyContext, _time, linked.Token);
+                var result = typed.BuildResult(inference, target, new ImmutableContent(answer.Output), answer.Usage, answer.FinishReason,
+                    answer.RawResponse, rawUsage: null);
+                typed.Result = result;
+                var body = typed.WriteBody(result);
+                capture?.OnBody(body);
+                SetAttemptHeaders(context, inference, provider);
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = "application/json";
+                response.ContentLength = body.Length;
+                await response.Body.WriteAsync(body, context.RequestAborted);
+                var elapsed = _time.GetElapsedTime(started);
+                return Result(AttemptOutcome.Ok, StatusCodes.Status200OK, ttft: elapsed);
+            }
+
+            var writer = typed.CreateStreamWriter(inference, "dummy");
+            var accumulator = new StreamAccumulator();
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+            TimeSpan? firstToken = null;
+            await using var items = _dummy.InferStreamAsync(provider.UpstreamModelName, typed.ModelRequest, dummyContext, _time, linked.Token)
+                .GetAsyncEnumerator(linked.Token);
+            while (await items.MoveNextAsync())
+            {
+                var item = items.Current;
+                buffer.ResetWrittenCount();
+                if (item.Chunk is { } chunk)
+                {
+                    chunk = OutputProcessor.ProcessChunk(typed.ModelRequest.Kind, typed.ModelRequest, chunk);
+                    accumulator.Add(chunk);
+                    writer.WriteChunk(chunk, buffer);
+                }
+                else if (firstToken is null)
+                {
+                    // An error before anything was sent is a failed attempt, as a provider's would be.
+                    return Result(AttemptOutcome.Error, item.Error!.StatusCode, item.Error.Message);
+                }
+                else
+                {
+                    NativeError.WriteStreamEvent(buffer, item.Error!.Message, openAIFormat: !typed.Native);
+                }
+                if (firstToken is null)
+                {
+                    firstToken = _time.GetElapsedTime(started);
+                    SetAttemptHeaders(context, inference, provider);
+                    response.StatusCode = StatusCodes.Status200OK;
+                    response.ContentType = "text/event-stream";
+                    response.Headers.CacheControl = "no-cache";
+                }
+                if (buffer.WrittenCount > 0)
+                {
+                    capture?.OnEvent(buffer.WrittenSpan);
+                    await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+                    await response.Body.FlushAsync(context.RequestAborted);
+                }
+            }
+            buffer.ResetWrittenCount();
+            writer.WriteDone(buffer);
+            if (firstToken is null)
+            {
+                firstToken = _time.GetElapsedTime(started);
+                SetAttemptHeaders(context, inference, provider);
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = "text/event-stream";
+            }
+            capture?.OnEvent(buffer.WrittenSpan);
+            await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+            typed.Result = typed.StreamResult(inference, target, accumulator, writer.ModelInferenceId);
+            return Result(AttemptOutcome.Ok, StatusCodes.Status200OK, ttft: firstToken);
+        }
+        catch (DummyProviderException ex) when (!response.HasStarted)
+        {
+            return Result(AttemptOutcome.Error, ex.StatusCode, ex.Message);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return Result(AttemptOutcome.ClientAbort, null);
+        }
+        catch (OperationCanceledException) when (!response.HasStarted)
+        {
+            return Result(AttemptOutcome.Timeout, null, Deadline.Describe(preCommitLevel, inference.Request.Stream), level: preCommitLevel);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or DummyProviderException)
+        {
+            return Result(AttemptOutcome.Truncated, StatusCodes.Status200OK, ex.Message);
+        }
     }
 
     private async Task<AttemptRecord> AttemptAsync(
@@ -226,14 +346,36 @@ internal sealed class ModelRunner
         using var preCommit = DeadlineSet.Remaining(preCommitAt, _time) is { } left ? new CancellationTokenSource(left, _time) : null;
 
         var target = new AttemptTarget(variant, model, provider);
-        var body = Render(inference, target);
+        var typed = inference.Typed;
+        byte[] body;
+        if (typed is null)
+        {
+            body = Render(inference, target);
+        }
+        else if (!TryRenderTyped(inference, typed, target, out body, out var why))
+        {
+            // The request cannot be said in this provider's terms: this provider fails, the next may take it.
+            return new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Error, null, TimeSpan.Zero, why)
+            {
+                Variant = variant?.Name, StartedTimestamp = started,
+            };
+        }
+        if (!TryPolicy(inference, provider, out var policy, out var credentialError))
+        {
+            return new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Error, null, TimeSpan.Zero, credentialError)
+            {
+                Variant = variant?.Name, StartedTimestamp = started,
+            };
+        }
         var capture = _captures.For(inference);
-        var attempt = new ProxyAttemptFeature(provider.Policy!, body, preCommit, _time)
+        var attempt = new ProxyAttemptFeature(policy, body, preCommit, _time)
         {
             HeaderOperations = ExtraParameters.HeaderOperations(inference.ExtraHeaders, target),
             MaxBufferedResponseBytes = _maxBufferedResponseBytes,
             RemainingAfterCommit = () => DeadlineSet.Remaining(deadlines.EarliestPostCommit(), _time),
-            Rewriter = inference.Rewriter,
+            Rewriter = typed is null ? inference.Rewriter : null,
+            BodyTranslator = typed is null ? null : new TypedBodyTranslator(typed, inference, target),
+            EventTranslator = typed is null || !inference.Request.Stream ? null : new TypedEventTranslator(typed, inference, target),
             Tap = capture,
         };
         context.Features.Set(attempt);
@@ -285,6 +427,58 @@ internal sealed class ModelRunner
             _ => Result(error == ForwarderError.Request ? AttemptOutcome.ConnectError : AttemptOutcome.Error,
                 DescribeException(context.Features.Get<IForwarderErrorFeature>()?.Exception) ?? error.ToString()),
         };
+    }
+
+    /// <summary>The typed path's body: the model request in the provider's dialect, then the attempt's extra body patches.</summary>
+    private static bool TryRenderTyped(InferenceFeature inference, TypedInference typed, AttemptTarget target, out byte[] body, out string? error)
+    {
+        var provider = target.Provider;
+        if (!OpenAIChatFormat.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName, TypedInference.ProviderTypeName(provider),
+            inference.Request.Stream, out body, out error, target.Model.Name, provider.Name))
+        {
+            return false;
+        }
+        var patches = ExtraParameters.BodyOperations(inference.ExtraBody, target);
+        if (patches.Count > 0)
+        {
+            try
+            {
+                body = JsonPointerPatch.Apply(body, patches);
+            }
+            catch (JsonPatchException ex)
+            {
+                error = ex.Message;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The attempt's path and credential: the provider's, or for <c>api_key_location = "dynamic::NAME"</c> the key the
+    /// request gave in <c>tensorzero::credentials</c> (the configured fallback's when it gave none).
+    /// </summary>
+    private static bool TryPolicy(InferenceFeature inference, RuntimeProvider provider, out ProviderRequestPolicy policy, out string? error)
+    {
+        policy = provider.Policy!;
+        error = null;
+        if (provider.DynamicCredentialName is not { } name)
+        {
+            return true;
+        }
+        if (!inference.Credentials.TryGetValue(name, out var key))
+        {
+            if (policy.AuthHeaderValue is null)
+            {
+                error = $"API key missing for provider: dynamic credential `{name}` was not given in `tensorzero::credentials`";
+                return false;
+            }
+            return true;
+        }
+        var azure = provider.Config.Type == ProviderType.Azure;
+        policy = new ProviderRequestPolicy(policy.RequestUri, azure ? "api-key" : "Authorization", azure ? key : "Bearer " + key,
+            policy.ForwardClientHeaders, policy.AllowCredentialOverride);
+        return true;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using TensorZero.Proxy.Functions;
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using TensorZero.Proxy.Configuration;
@@ -16,6 +17,9 @@ internal sealed class GatewayRuntime
 {
     /// <summary>The YARP cluster the inference routes point at; it has no destinations, the middleware picks them.</summary>
     public const string InferenceClusterId = "tensorzero-inference";
+
+    /// <summary>The route of TensorZero's native <c>POST /inference</c>.</summary>
+    public const string NativeInferenceRouteId = "inference-native";
 
     private readonly Func<string, string?> _environment;
     private readonly ConcurrentDictionary<string, RuntimeModel> _shorthands = new(StringComparer.Ordinal);
@@ -73,11 +77,14 @@ internal sealed class GatewayRuntime
 
         var functions = new Dictionary<string, RuntimeFunction>(StringComparer.Ordinal);
         var shorthands = new Dictionary<string, RuntimeModel>(StringComparer.Ordinal);
+        var staticTools = FunctionSemantics.CompileTools(config, errors);
         foreach (var function in config.Functions.Values)
         {
             var variants = new Dictionary<string, RuntimeVariant>(StringComparer.Ordinal);
+            var prompts = new Dictionary<string, VariantPrompt>(StringComparer.Ordinal);
             foreach (var variant in function.Variants.Values)
             {
+                prompts[variant.Name] = VariantPrompt.Compile(function, variant, config.Gateway.TemplateBaseDirectory, errors);
                 largest = Max(largest, variant.Timeouts);
                 RuntimeModel? model;
                 if (variant.Type != VariantType.ChatCompletion || variant.Model is null)
@@ -97,9 +104,17 @@ internal sealed class GatewayRuntime
                     }
                     shorthands.Add(variant.Model, model);
                 }
-                variants.Add(variant.Name, new RuntimeVariant(function.Name, variant, model, EncodeDefaults(variant)));
+                variants.Add(variant.Name, new RuntimeVariant(function.Name, variant, model, EncodeDefaults(variant))
+                {
+                    Prompt = prompts[variant.Name],
+                });
             }
-            functions.Add(function.Name, new RuntimeFunction(function.Name, variants.ToFrozenDictionary(StringComparer.Ordinal), function.Experimentation));
+            var semantics = FunctionSemantics.Compile(function, staticTools, prompts.Values, errors);
+            functions.Add(function.Name, new RuntimeFunction(function.Name, variants.ToFrozenDictionary(StringComparer.Ordinal), function.Experimentation)
+            {
+                Semantics = semantics,
+                RequiresTypedPath = RequiresTypedPath(semantics, variants.Values),
+            });
         }
         if (errors.Count > 0)
         {
@@ -119,6 +134,16 @@ internal sealed class GatewayRuntime
         }
         return runtime;
     }
+
+    /// <summary>
+    /// Whether a function needs TensorZero's typed semantics on every request (DESIGN-NOTES "Two paths"): JSON output,
+    /// schemas, templates, tools or a JSON mode change what is sent and answered, and the in-process dummy provider
+    /// answers typed requests only. Anything else may be forwarded as the client sent it.
+    /// </summary>
+    private static bool RequiresTypedPath(FunctionSemantics semantics, IEnumerable<RuntimeVariant> variants) =>
+        semantics.Kind == FunctionKind.Json || semantics.Schemas.Count > 0 || semantics.TemplateNames.Count > 0
+        || semantics.Tools.Length > 0 || semantics.ToolChoice != ToolChoice.Auto || semantics.ParallelToolCalls is not null
+        || variants.Any(v => v.Prompt.JsonMode is not null || v.Model.HasDummyProvider);
 
     /// <summary>A variant's default body members, pre-encoded: <c>"temperature":0.7</c>.</summary>
     private static KeyValuePair<string, byte[]>[] EncodeDefaults(VariantConfig variant) =>
@@ -344,6 +369,12 @@ internal sealed class GatewayRuntime
             },
             new RouteConfig
             {
+                RouteId = NativeInferenceRouteId,
+                ClusterId = InferenceClusterId,
+                Match = new RouteMatch { Path = basePath + "/inference", Methods = ["POST"] },
+            },
+            new RouteConfig
+            {
                 RouteId = "chat-completions",
                 ClusterId = InferenceClusterId,
                 Match = new RouteMatch { Path = basePath + "/v1/chat/completions", Methods = ["POST"] },
@@ -387,7 +418,14 @@ internal sealed class GatewayRuntime
 }
 
 /// <summary>A function: its variants and how they are sampled.</summary>
-internal sealed record RuntimeFunction(string Name, FrozenDictionary<string, RuntimeVariant> Variants, ExperimentationConfig Experimentation);
+internal sealed record RuntimeFunction(string Name, FrozenDictionary<string, RuntimeVariant> Variants, ExperimentationConfig Experimentation)
+{
+    /// <summary>Its schemas, output schema and tools, compiled.</summary>
+    public FunctionSemantics Semantics { get; init; } = FunctionSemantics.Default;
+
+    /// <summary>Whether every request to it takes the typed path (see <c>GatewayRuntime.RequiresTypedPath</c>).</summary>
+    public bool RequiresTypedPath { get; init; }
+}
 
 /// <summary>One variant, its model resolved.</summary>
 /// <param name="FunctionName">The function it belongs to.</param>
@@ -397,10 +435,17 @@ internal sealed record RuntimeFunction(string Name, FrozenDictionary<string, Run
 internal sealed record RuntimeVariant(string FunctionName, VariantConfig Config, RuntimeModel Model, KeyValuePair<string, byte[]>[] DefaultMembers)
 {
     public string Name => Config.Name;
+
+    /// <summary>Its templates, JSON mode and parameters, compiled.</summary>
+    public VariantPrompt Prompt { get; init; } = VariantPrompt.None;
 }
 
 /// <summary>A model as the attempt loop sees it: providers in routing order.</summary>
-internal sealed record RuntimeModel(string Name, RuntimeProvider[] Providers, TimeoutsConfig Timeouts);
+internal sealed record RuntimeModel(string Name, RuntimeProvider[] Providers, TimeoutsConfig Timeouts)
+{
+    /// <summary>Whether a provider is the in-process dummy, which only the typed path runs.</summary>
+    public bool HasDummyProvider { get; } = Providers.Any(p => p.IsDummy);
+}
 
 /// <summary>One provider of one model, ready to forward to.</summary>
 /// <param name="ModelName">The gateway model the provider belongs to.</param>

@@ -27,8 +27,8 @@ public sealed class BundledConfigTests
         var root = doc.RootElement;
         root.GetProperty("object").GetString().Should().Be("chat.completion");
         root.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()
-            .Should().Be(DummyProvider.ResponseText("test")).And.Contain("dummy");
-        root.GetProperty("usage").GetProperty("prompt_tokens").GetInt32().Should().Be(3);
+            .Should().Be(DummyModels.MeguminText);
+        root.GetProperty("usage").GetProperty("prompt_tokens").GetInt32().Should().Be(10);
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public sealed class BundledConfigTests
             }
             sawUsage |= chunk.RootElement.TryGetProperty("usage", out _);
         }
-        text.ToString().Should().Be(DummyProvider.ResponseText("test"));
+        text.ToString().Should().Be(DummyModels.MeguminText);
         sawUsage.Should().BeTrue();
     }
 
@@ -79,7 +79,7 @@ public sealed class BundledConfigTests
             }
         }
 
-        completion.Content[0].Text.Should().Be(DummyProvider.ResponseText("test"));
+        completion.Content[0].Text.Should().Be(DummyModels.MeguminText);
         streamed.ToString().Should().Be(completion.Content[0].Text);
     }
 

@@ -1,0 +1,196 @@
+using System.Buffers;
+using System.Text.Json;
+using TensorZero.Proxy.Functions;
+using TensorZero.Proxy.Providers;
+using TensorZero.Proxy.Routing;
+using TensorZero.Proxy.Transforms;
+
+namespace TensorZero.Proxy.Inference;
+
+/// <summary>
+/// The typed path's state for one request (DESIGN-NOTES "Two paths"): the request in TensorZero's terms, the function's
+/// semantics, the model request the current variant built, and the result that reached the client. Attempts read it to
+/// write the provider's body and to translate the provider's answer into the client's protocol.
+/// </summary>
+internal sealed class TypedInference
+{
+    public TypedInference(TypedInferenceRequest request, FunctionSemantics function, string? functionName, TimeProvider time)
+    {
+        Request = request;
+        Function = function;
+        FunctionName = functionName;
+        Time = time;
+    }
+
+    /// <summary>The request as TensorZero reads it.</summary>
+    public TypedInferenceRequest Request { get; }
+
+    /// <summary>The function's schemas and tools (<see cref="FunctionSemantics.Default"/> for a model target).</summary>
+    public FunctionSemantics Function { get; }
+
+    /// <summary>The function called; null for a model target.</summary>
+    public string? FunctionName { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>Whether the client called the native <c>/inference</c> endpoint.</summary>
+    public bool Native => Request.Endpoint == InferenceEndpoint.Native;
+
+    /// <summary>What the variant being run asks its model; set before its attempts.</summary>
+    public ModelRequest ModelRequest { get; set; } = new();
+
+    /// <summary>The variant being run (the model's name for a model target).</summary>
+    public string VariantName { get; set; } = "";
+
+    /// <summary>The response's <c>model</c>: TensorZero's <c>tensorzero::function_name::F::variant_name::V</c> or <c>tensorzero::model_name::M</c>.</summary>
+    public string ModelField => OpenAICompatibleResponseWriter.ModelField(FunctionName, VariantName);
+
+    /// <summary>The result that reached the client (for a stream: what its chunks added up to), for the record.</summary>
+    public TypedInferenceResult? Result { get; set; }
+
+    /// <summary>Builds the result of one provider answer.</summary>
+    public TypedInferenceResult BuildResult(
+        InferenceFeature inference, AttemptTarget target, ImmutableContent output, Usage usage, FinishReason? finishReason, string raw, JsonElement? rawUsage)
+    {
+        var (content, json) = OutputProcessor.Process(ModelRequest.Kind, ModelRequest, output.Blocks);
+        return new TypedInferenceResult
+        {
+            InferenceId = inference.InferenceId,
+            EpisodeId = inference.EpisodeId,
+            FunctionName = FunctionName ?? InferenceFeature.DefaultFunctionName,
+            VariantName = VariantName,
+            Kind = ModelRequest.Kind,
+            Content = content,
+            Json = json,
+            Usage = usage,
+            FinishReason = finishReason,
+            RawResponse = raw,
+            ModelName = target.Model.Name,
+            ProviderName = target.Provider.Name,
+            ProviderType = ProviderTypeName(target.Provider),
+            ModelInferenceId = UuidV7.Create(Time.GetUtcNow()),
+            RawUsage = rawUsage,
+        };
+    }
+
+    /// <summary>The client's non-streaming body for a result.</summary>
+    public byte[] WriteBody(TypedInferenceResult result) => Native
+        ? NativeResponseWriter.Write(result, Request.IncludeRawResponse, Request.IncludeOriginalResponse, Request.IncludeRawUsage)
+        : OpenAICompatibleResponseWriter.Write(result, ModelField, Request.IncludeRawResponse, Request.IncludeOriginalResponse, Request.IncludeRawUsage, Time);
+
+    /// <summary>A writer for the client's stream of one attempt.</summary>
+    public TypedStreamWriter CreateStreamWriter(InferenceFeature inference, string providerType)
+    {
+        var toolText = ModelRequest.Kind == FunctionKind.Chat && ModelRequest.JsonMode == JsonMode.Tool;
+        var modelInferenceId = UuidV7.Create(Time.GetUtcNow());
+        if (Native)
+        {
+            var native = new NativeStreamWriter(inference.InferenceId, inference.EpisodeId, VariantName, ModelRequest.Kind, Request.IncludeRawUsage,
+                Request.IncludeOriginalResponse, Request.IncludeRawResponse)
+            {
+                ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType,
+            };
+            return new TypedStreamWriter(native.WriteChunk, native.WriteDone, modelInferenceId);
+        }
+        var openai = new OpenAICompatibleStreamWriter(inference.InferenceId, inference.EpisodeId, ModelField, ModelRequest.Kind,
+            Request.IncludeUsageInStream || Request.IncludeRawUsage, Request.IncludeRawUsage, Request.IncludeOriginalResponse, Request.IncludeRawResponse,
+            Time.GetUtcNow().ToUnixTimeSeconds())
+        {
+            ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType,
+        };
+        return new TypedStreamWriter(openai.WriteChunk, openai.WriteDone, modelInferenceId);
+    }
+
+    /// <summary>The streamed result, from the chunks the client was sent.</summary>
+    public TypedInferenceResult StreamResult(InferenceFeature inference, AttemptTarget target, StreamAccumulator accumulator, Guid modelInferenceId)
+    {
+        var result = BuildResult(inference, target, new ImmutableContent(accumulator.Blocks()), accumulator.Usage ?? Usage.Unknown,
+            accumulator.FinishReason, accumulator.RawResponse, rawUsage: null);
+        return result with { ModelInferenceId = modelInferenceId };
+    }
+
+    /// <summary>The provider type's name as TensorZero writes it (<c>openai</c>, <c>dummy</c>, ...).</summary>
+    public static string ProviderTypeName(RuntimeProvider provider) => Configuration.ProviderTypeInfo.Of(provider.Config.Type).TomlName;
+}
+
+/// <summary>A model's output blocks (a named wrapper so call sites read as what they pass).</summary>
+internal readonly record struct ImmutableContent(System.Collections.Immutable.ImmutableArray<ContentBlock> Blocks);
+
+/// <summary>One attempt's stream writer, whichever endpoint the client called.</summary>
+internal sealed class TypedStreamWriter(Action<ProviderChunk, IBufferWriter<byte>> writeChunk, Action<IBufferWriter<byte>> writeDone, Guid modelInferenceId)
+{
+    public Guid ModelInferenceId { get; } = modelInferenceId;
+
+    public void WriteChunk(ProviderChunk chunk, IBufferWriter<byte> output) => writeChunk(chunk, output);
+
+    public void WriteDone(IBufferWriter<byte> output) => writeDone(output);
+}
+
+/// <summary>
+/// Translates an OpenAI-format provider's whole answer into the client's body (typed path, non-streaming): the
+/// provider's response read as TensorZero reads it, the function's output rules applied, then written in the client's
+/// protocol. A body that is not a valid chat completion fails the attempt over.
+/// </summary>
+internal sealed class TypedBodyTranslator(TypedInference typed, InferenceFeature inference, AttemptTarget target) : IBodyTranslator
+{
+    public bool TryTranslate(ReadOnlySpan<byte> body, out byte[] translated, out string? error)
+    {
+        translated = [];
+        var providerType = TypedInference.ProviderTypeName(target.Provider);
+        if (!OpenAIChatFormat.TryReadResponse(body, out var response, out error, providerType))
+        {
+            return false;
+        }
+        var result = typed.BuildResult(inference, target, new ImmutableContent(response!.Output), response.Usage, response.FinishReason,
+            response.RawResponse, rawUsage: null);
+        typed.Result = result;
+        translated = typed.WriteBody(result);
+        return true;
+    }
+}
+
+/// <summary>
+/// Translates an OpenAI-format provider's stream, event by event, into the client's stream (typed path): chunks read
+/// as TensorZero reads them, tool pieces turned to text where the function answers JSON, and the chunks accumulated so
+/// the record holds the whole answer.
+/// </summary>
+internal sealed class TypedEventTranslator : IEventTranslator
+{
+    private readonly TypedInference _typed;
+    private readonly InferenceFeature _inference;
+    private readonly AttemptTarget _target;
+    private readonly OpenAIChatStreamReader _reader;
+    private readonly TypedStreamWriter _writer;
+    private readonly StreamAccumulator _accumulator = new();
+
+    public TypedEventTranslator(TypedInference typed, InferenceFeature inference, AttemptTarget target)
+    {
+        _typed = typed;
+        _inference = inference;
+        _target = target;
+        var providerType = TypedInference.ProviderTypeName(target.Provider);
+        _reader = new OpenAIChatStreamReader(providerType);
+        _writer = typed.CreateStreamWriter(inference, providerType);
+    }
+
+    public bool TryTranslate(ReadOnlySpan<byte> data, IBufferWriter<byte> output, out string? error)
+    {
+        if (!_reader.TryReadEvent(data, out var chunk, out error))
+        {
+            return false;
+        }
+        if (chunk is not null)
+        {
+            chunk = OutputProcessor.ProcessChunk(_typed.ModelRequest.Kind, _typed.ModelRequest, chunk);
+            _accumulator.Add(chunk);
+            _writer.WriteChunk(chunk, output);
+        }
+        return true;
+    }
+
+    public void Complete(IBufferWriter<byte> output)
+    {
+        _writer.WriteDone(output);
+        _typed.Result = _typed.StreamResult(_inference, _target, _accumulator, _writer.ModelInferenceId);
+    }
+}

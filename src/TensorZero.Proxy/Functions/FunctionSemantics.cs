@@ -117,7 +117,11 @@ internal sealed class FunctionSemantics
         AddSchema(AssistantName, function.AssistantSchema, "assistant_schema");
         foreach (var (name, file) in function.Schemas)
         {
-            AddSchema(name, file, $"schemas.{name}");
+            // The configuration lists system_schema/user_schema/assistant_schema under schemas too (it refused real duplicates).
+            if (!schemas.ContainsKey(name))
+            {
+                AddSchema(name, file, $"schemas.{name}");
+            }
         }
 
         SchemaValidator? output = null;

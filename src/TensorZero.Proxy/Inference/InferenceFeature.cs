@@ -179,6 +179,9 @@ internal sealed class InferenceFeature
     /// <summary>The <c>x-tensorzero-warning</c> header: request fields accepted and not acted on; null when none.</summary>
     public string? Warning { get; set; }
 
+    /// <summary>An in-process answer's body, written after the record is queued (as a provider's buffered body is).</summary>
+    public byte[]? DeferredBody { get; set; }
+
     /// <summary>The typed path's state; null on the passthrough path.</summary>
     public TypedInference? Typed { get; set; }
 

@@ -180,7 +180,7 @@ internal sealed class InferenceMiddleware
         }
 
         // A buffered body goes out only now that its record is in the queue file: one write, with its length.
-        if (context.Features.Get<ProxyAttemptFeature>()?.DeferredBody is { } deferred)
+        if ((inference.DeferredBody ?? context.Features.Get<ProxyAttemptFeature>()?.DeferredBody) is { } deferred)
         {
             try
             {

@@ -251,7 +251,8 @@ internal sealed class ModelRunner
                 response.StatusCode = StatusCodes.Status200OK;
                 response.ContentType = "application/json";
                 response.ContentLength = body.Length;
-                await response.Body.WriteAsync(body, context.RequestAborted);
+                // Written once the record is queued, as a provider's buffered body is (InferenceMiddleware).
+                inference.DeferredBody = body;
                 var elapsed = _time.GetElapsedTime(started);
                 return Result(AttemptOutcome.Ok, StatusCodes.Status200OK, ttft: elapsed);
             }
@@ -275,7 +276,7 @@ internal sealed class ModelRunner
                 else if (firstToken is null)
                 {
                     // An error before anything was sent is a failed attempt, as a provider's would be.
-                    return Result(AttemptOutcome.Error, item.Error!.StatusCode, item.Error.Message);
+                    return Result(item.Error!.StatusCode is null ? AttemptOutcome.Error : AttemptOutcome.Status, item.Error.StatusCode, item.Error.Message);
                 }
                 else
                 {
@@ -312,7 +313,7 @@ internal sealed class ModelRunner
         }
         catch (DummyProviderException ex) when (!response.HasStarted)
         {
-            return Result(AttemptOutcome.Error, ex.StatusCode, ex.Message);
+            return Result(ex.StatusCode is null ? AttemptOutcome.Error : AttemptOutcome.Status, ex.StatusCode, ex.Message);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

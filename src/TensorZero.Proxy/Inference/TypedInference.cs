@@ -43,7 +43,8 @@ internal sealed class TypedInference
     public string VariantName { get; set; } = "";
 
     /// <summary>The response's <c>model</c>: TensorZero's <c>tensorzero::function_name::F::variant_name::V</c> or <c>tensorzero::model_name::M</c>.</summary>
-    public string ModelField => OpenAICompatibleResponseWriter.ModelField(FunctionName, VariantName);
+    /// <remarks>A plain name (this gateway's extension for clients that cannot send prefixes) is echoed as sent.</remarks>
+    public string ModelField => Request.PlainName ?? OpenAICompatibleResponseWriter.ModelField(FunctionName, VariantName);
 
     /// <summary>The result that reached the client (for a stream: what its chunks added up to), for the record.</summary>
     public TypedInferenceResult? Result { get; set; }

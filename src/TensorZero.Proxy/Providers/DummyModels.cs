@@ -26,6 +26,9 @@ internal sealed partial class DummyModels
     public const string MeguminText = "Megumin gleefully chanted her spell, unleashing a thunderous explosion that lit up the sky and left a massive crater in its wake.";
 
     /// <summary>The <c>alternate</c> model's answer.</summary>
+    /// <summary>What a default dummy stream's text chunks add up to.</summary>
+    public static string WallyText => string.Concat(WallyChunks);
+
     public const string AlternateText = "Megumin chanted her spell, but instead of an explosion, a gentle rain began to fall.";
 
     /// <summary>The default raw response: TensorZero's fixture, a legacy text completion.</summary>

@@ -1,3 +1,4 @@
+using TensorZero.Proxy.Providers;
 using System.ClientModel;
 using System.Net;
 using System.Text;
@@ -39,12 +40,12 @@ public sealed class FunctionsEndToEndTests
         var raw = result.GetRawResponse();
         raw.Headers.TryGetValue("x-tensorzero-variant", out var variant).Should().BeTrue();
         variant.Should().BeOneOf("a", "b");
-        Answered(result.Value).Should().Contain($"model_name 'variant-{variant}'");
+        result.Value.Model.Should().Be($"tensorzero::function_name::draft_email::variant_name::{variant}", "TensorZero names the variant that answered");
+        inference.CommittedAttempt!.Model.Should().Be($"dummy-{variant}");
         result.Value.Id.Should().Be(inference.InferenceId.ToString());
         raw.Headers.TryGetValue("x-tensorzero-inference-id", out var inferenceId).Should().BeTrue();
         inferenceId.Should().Be(inference.InferenceId.ToString());
         inference.InferenceId.Version.Should().Be(7);
-        result.Value.Model.Should().Be("tensorzero::function_name::draft_email");
         using var body = JsonDocument.Parse(raw.Content);
         body.RootElement.GetProperty("episode_id").GetString().Should().Be(inference.EpisodeId.ToString());
         inference.FunctionName.Should().Be("draft_email");
@@ -57,8 +58,13 @@ public sealed class FunctionsEndToEndTests
         await using var gateway = await StartAsync();
 
         ChatCompletion completion = await OpenAIClients.Chat(gateway, "flaky").CompleteChatAsync([new UserChatMessage("hi")]);
+        var inference = await gateway.Inferences.NextAsync();
 
-        Answered(completion).Should().Contain("variant-b");
+        Answered(completion).Should().Be(DummyModels.MeguminText);
+        completion.Model.Should().Be("flaky", "a plain name is echoed as the client sent it");
+        inference.FunctionName.Should().Be("flaky");
+        inference.VariantName.Should().Be("backup");
+        inference.CommittedAttempt!.Model.Should().Be("dummy-b");
     }
 
     [Fact]
@@ -71,7 +77,9 @@ public sealed class FunctionsEndToEndTests
             Options(("tensorzero::variant_name", "\"canary\""), ("tensorzero::tags", """{"team":"mail"}""")));
         var inference = await gateway.Inferences.NextAsync();
 
-        Answered(result.Value).Should().Contain("model_name 'canary'");
+        Answered(result.Value).Should().Be(DummyModels.MeguminText);
+        result.Value.Model.Should().Be("draft_email");
+        inference.CommittedAttempt!.Model.Should().Be("dummy::canary");
         inference.VariantName.Should().Be("canary");
         inference.Tags.Should().Contain("tensorzero::variant_pinned", "canary").And.Contain("team", "mail");
     }
@@ -151,7 +159,7 @@ public sealed class FunctionsEndToEndTests
         var inference = await gateway.Inferences.NextAsync();
 
         ids.Should().Equal(inference.InferenceId.ToString());
-        text.ToString().Should().Contain("dummy");
+        text.ToString().Should().Be(DummyModels.WallyText, "TensorZero's dummy streams its Wally answer");
 
         // The raw chunks: each carries the same id and episode_id, and echoes the requested model.
         using var response = await gateway.Client.PostAsync("/v1/chat/completions", new StringContent(
@@ -175,10 +183,11 @@ public sealed class FunctionsEndToEndTests
         ClientResult<ChatCompletion> result = await OpenAIClients.Chat(gateway, "tensorzero::function_name::flaky").CompleteChatAsync([new UserChatMessage("hi")]);
         var inference = await gateway.Inferences.NextAsync();
 
-        Answered(result.Value).Should().Contain("variant-b");
+        Answered(result.Value).Should().Be(DummyModels.MeguminText);
+        inference.CommittedAttempt!.Model.Should().Be("dummy-b");
         result.GetRawResponse().Headers.TryGetValue("x-tensorzero-variant", out var variant);
         variant.Should().Be("backup");
-        inference.Attempts.Select(a => (a.Variant, a.Outcome)).Should().Equal(("broken", AttemptOutcome.Status), ("backup", AttemptOutcome.Ok));
+        inference.Attempts.Select(a => (a.Variant, a.Outcome)).Should().Equal(("broken", AttemptOutcome.Error), ("backup", AttemptOutcome.Ok));
     }
 
     [Fact]

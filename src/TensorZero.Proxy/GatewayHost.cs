@@ -157,6 +157,7 @@ internal static class GatewayHost
         services.TryAddSingleton(TimeProvider.System);
         services.Configure<CircuitBreakerSettings>(configuration.GetSection($"{GatewayHostOptions.SectionName}:CircuitBreaker"));
         services.AddSingleton<DummyModels>();
+        services.AddSingleton<ModelInferenceCache>();
         services.AddSingleton<ProviderCircuitBreakers>();
         services.AddSingleton<VariantRetries>();
         services.AddSingleton<ModelRunner>();

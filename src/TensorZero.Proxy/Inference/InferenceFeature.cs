@@ -42,6 +42,9 @@ internal sealed record AttemptRecord(
     /// <summary>The variant the attempt ran for, if any.</summary>
     public string? Variant { get; init; }
 
+    /// <summary>Answered from the model inference cache: no provider was called.</summary>
+    public bool CacheHit { get; init; }
+
     /// <summary>Time to the first token (streams) or to the full body, when the provider got that far.</summary>
     public TimeSpan? TimeToFirstToken { get; init; }
 

@@ -47,6 +47,7 @@ internal sealed class ModelRunner
     private readonly IHttpForwarder _forwarder;
     private readonly IProxyStateLookup _proxyState;
     private readonly DummyModels _dummy;
+    private readonly ModelInferenceCache _cache;
     private readonly ProviderCircuitBreakers _breakers;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelRunner> _logger;
@@ -55,8 +56,9 @@ internal sealed class ModelRunner
 
     public ModelRunner(
         IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyModels dummy, ProviderCircuitBreakers breakers,
-        TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures)
+        TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures, ModelInferenceCache cache)
     {
+        _cache = cache;
         _captures = captures;
         _forwarder = forwarder;
         _proxyState = proxyState;
@@ -123,7 +125,13 @@ internal sealed class ModelRunner
             var set = new DeadlineSet(deadlines);
 
             AttemptRecord record;
-            if (!provider.IsImplemented)
+            var cacheKey = provider.IsImplemented ? CacheKey(inference, model, provider) : null;
+            if (cacheKey is not null && ModelInferenceCache.Reads(inference.Typed!.Request.Cache)
+                && _cache.TryGet(cacheKey, inference.Typed.Request.Cache, out var cached))
+            {
+                record = await AnswerFromCacheAsync(context, inference, new AttemptTarget(variant, model, provider), cached!);
+            }
+            else if (!provider.IsImplemented)
             {
                 // Loaded so the configuration works; nothing is sent. The attempt fails and the next provider is tried.
                 record = new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Error, null, TimeSpan.Zero,
@@ -153,6 +161,11 @@ internal sealed class ModelRunner
             }
 
             Record(inference, record);
+            if (record.Outcome == AttemptOutcome.Ok && cacheKey is not null && !record.CacheHit
+                && ModelInferenceCache.Writes(inference.Typed!.Request.Cache) && inference.Typed.LastOutput is { } output)
+            {
+                _cache.Set(cacheKey, output);
+            }
             switch (record.Outcome)
             {
                 case AttemptOutcome.Ok:
@@ -199,6 +212,68 @@ internal sealed class ModelRunner
     {
         InferenceHeaders.Set(context, inference, inference.AttemptCount + 1);
         context.Response.Headers["x-tensorzero-provider"] = provider.Name;
+    }
+
+    /// <summary>The cache key of a typed attempt (null when the request does not use the cache or is not typed).</summary>
+    private static string? CacheKey(InferenceFeature inference, RuntimeModel model, RuntimeProvider provider)
+    {
+        if (inference.Typed is not { } typed || typed.Request.Cache.Mode == CacheMode.Off)
+        {
+            return null;
+        }
+        var providerType = TypedInference.ProviderTypeName(provider);
+        // The key is the request as the provider is sent it, in its dialect (OpenAI's for the dummy).
+        return OpenAIChatFormat.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName,
+            OpenAIChatFormat.Speaks(providerType) ? providerType : "openai", inference.Request.Stream, out var body, out _, model.Name, provider.Name)
+            ? ModelInferenceCache.Key(model.Name, provider.Name, body)
+            : null;
+    }
+
+    /// <summary>A cache hit: the stored answer in the client's protocol, with zero usage (TensorZero's), no provider call.</summary>
+    private async Task<AttemptRecord> AnswerFromCacheAsync(HttpContext context, InferenceFeature inference, AttemptTarget target, CachedModelOutput cached)
+    {
+        var started = _time.GetTimestamp();
+        var typed = inference.Typed!;
+        var response = context.Response;
+        SetAttemptHeaders(context, inference, target.Provider);
+        context.Response.Headers["x-tensorzero-cache"] = "hit";
+        response.StatusCode = StatusCodes.Status200OK;
+        if (!inference.Request.Stream)
+        {
+            var result = typed.BuildResult(inference, target, new ImmutableContent(cached.Output), Usage.Zero, cached.FinishReason, cached.RawResponse, rawUsage: null);
+            typed.Result = result;
+            var body = typed.WriteBody(result);
+            response.ContentType = "application/json";
+            response.ContentLength = body.Length;
+            inference.DeferredBody = body;
+        }
+        else
+        {
+            var writer = typed.CreateStreamWriter(inference, TypedInference.ProviderTypeName(target.Provider), cached: true);
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+            foreach (var stored in cached.Chunks)
+            {
+                writer.WriteChunk(OutputProcessor.ProcessChunk(typed.ModelRequest.Kind, typed.ModelRequest, stored with { Usage = null, RawUsage = null }), buffer);
+            }
+            writer.WriteDone(buffer);
+            typed.BuildResult(inference, target, new ImmutableContent(cached.Output), Usage.Zero, cached.FinishReason, cached.RawResponse, rawUsage: null);
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            try
+            {
+                await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+                return new AttemptRecord(target.Model.Name, target.Provider.Name, AttemptOutcome.ClientAbort, StatusCodes.Status200OK,
+                    _time.GetElapsedTime(started), null) { Variant = target.Variant?.Name, StartedTimestamp = started, CacheHit = true };
+            }
+        }
+        var elapsed = _time.GetElapsedTime(started);
+        return new AttemptRecord(target.Model.Name, target.Provider.Name, AttemptOutcome.Ok, StatusCodes.Status200OK, elapsed, null)
+        {
+            Variant = target.Variant?.Name, StartedTimestamp = started, TimeToFirstToken = elapsed, CacheHit = true,
+        };
     }
 
     /// <summary>
@@ -259,6 +334,7 @@ internal sealed class ModelRunner
 
             var writer = typed.CreateStreamWriter(inference, "dummy");
             var accumulator = new StreamAccumulator();
+            var chunks = new List<ProviderChunk>();
             var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
             TimeSpan? firstToken = null;
             await using var items = _dummy.InferStreamAsync(provider.UpstreamModelName, typed.ModelRequest, dummyContext, _time, linked.Token)
@@ -269,6 +345,7 @@ internal sealed class ModelRunner
                 buffer.ResetWrittenCount();
                 if (item.Chunk is { } chunk)
                 {
+                    chunks.Add(chunk);
                     chunk = OutputProcessor.ProcessChunk(typed.ModelRequest.Kind, typed.ModelRequest, chunk);
                     accumulator.Add(chunk);
                     writer.WriteChunk(chunk, buffer);
@@ -308,7 +385,7 @@ internal sealed class ModelRunner
             }
             capture?.OnEvent(buffer.WrittenSpan);
             await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
-            typed.Result = typed.StreamResult(inference, target, accumulator, writer.ModelInferenceId);
+            typed.Result = typed.StreamResult(inference, target, accumulator, chunks, writer.ModelInferenceId);
             return Result(AttemptOutcome.Ok, StatusCodes.Status200OK, ttft: firstToken);
         }
         catch (DummyProviderException ex) when (!response.HasStarted)

@@ -49,10 +49,14 @@ internal sealed class TypedInference
     /// <summary>The result that reached the client (for a stream: what its chunks added up to), for the record.</summary>
     public TypedInferenceResult? Result { get; set; }
 
+    /// <summary>The model's output of the last answer built, before the function's output rules (what the cache keeps).</summary>
+    public CachedModelOutput? LastOutput { get; private set; }
+
     /// <summary>Builds the result of one provider answer.</summary>
     public TypedInferenceResult BuildResult(
         InferenceFeature inference, AttemptTarget target, ImmutableContent output, Usage usage, FinishReason? finishReason, string raw, JsonElement? rawUsage)
     {
+        LastOutput = new CachedModelOutput(output.Blocks, finishReason, raw, Time.GetUtcNow());
         var (content, json) = OutputProcessor.Process(ModelRequest.Kind, ModelRequest, output.Blocks);
         return new TypedInferenceResult
         {
@@ -80,7 +84,7 @@ internal sealed class TypedInference
         : OpenAICompatibleResponseWriter.Write(result, ModelField, Request.IncludeRawResponse, Request.IncludeOriginalResponse, Request.IncludeRawUsage, Time);
 
     /// <summary>A writer for the client's stream of one attempt.</summary>
-    public TypedStreamWriter CreateStreamWriter(InferenceFeature inference, string providerType)
+    public TypedStreamWriter CreateStreamWriter(InferenceFeature inference, string providerType, bool cached = false)
     {
         var toolText = ModelRequest.Kind == FunctionKind.Chat && ModelRequest.JsonMode == JsonMode.Tool;
         var modelInferenceId = UuidV7.Create(Time.GetUtcNow());
@@ -89,7 +93,7 @@ internal sealed class TypedInference
             var native = new NativeStreamWriter(inference.InferenceId, inference.EpisodeId, VariantName, ModelRequest.Kind, Request.IncludeRawUsage,
                 Request.IncludeOriginalResponse, Request.IncludeRawResponse)
             {
-                ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType,
+                ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType, Cached = cached,
             };
             return new TypedStreamWriter(native.WriteChunk, native.WriteDone, modelInferenceId);
         }
@@ -97,16 +101,18 @@ internal sealed class TypedInference
             Request.IncludeUsageInStream || Request.IncludeRawUsage, Request.IncludeRawUsage, Request.IncludeOriginalResponse, Request.IncludeRawResponse,
             Time.GetUtcNow().ToUnixTimeSeconds())
         {
-            ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType,
+            ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType, Cached = cached,
         };
         return new TypedStreamWriter(openai.WriteChunk, openai.WriteDone, modelInferenceId);
     }
 
     /// <summary>The streamed result, from the chunks the client was sent.</summary>
-    public TypedInferenceResult StreamResult(InferenceFeature inference, AttemptTarget target, StreamAccumulator accumulator, Guid modelInferenceId)
+    public TypedInferenceResult StreamResult(
+        InferenceFeature inference, AttemptTarget target, StreamAccumulator accumulator, IReadOnlyList<ProviderChunk> chunks, Guid modelInferenceId)
     {
         var result = BuildResult(inference, target, new ImmutableContent(accumulator.Blocks()), accumulator.Usage ?? Usage.Unknown,
             accumulator.FinishReason, accumulator.RawResponse, rawUsage: null);
+        LastOutput = LastOutput! with { Chunks = [.. chunks] };
         return result with { ModelInferenceId = modelInferenceId };
     }
 
@@ -163,6 +169,7 @@ internal sealed class TypedEventTranslator : IEventTranslator
     private readonly OpenAIChatStreamReader _reader;
     private readonly TypedStreamWriter _writer;
     private readonly StreamAccumulator _accumulator = new();
+    private readonly List<ProviderChunk> _chunks = [];
 
     public TypedEventTranslator(TypedInference typed, InferenceFeature inference, AttemptTarget target)
     {
@@ -182,6 +189,7 @@ internal sealed class TypedEventTranslator : IEventTranslator
         }
         if (chunk is not null)
         {
+            _chunks.Add(chunk);
             chunk = OutputProcessor.ProcessChunk(_typed.ModelRequest.Kind, _typed.ModelRequest, chunk);
             _accumulator.Add(chunk);
             _writer.WriteChunk(chunk, output);
@@ -192,6 +200,6 @@ internal sealed class TypedEventTranslator : IEventTranslator
     public void Complete(IBufferWriter<byte> output)
     {
         _writer.WriteDone(output);
-        _typed.Result = _typed.StreamResult(_inference, _target, _accumulator, _writer.ModelInferenceId);
+        _typed.Result = _typed.StreamResult(_inference, _target, _accumulator, _chunks, _writer.ModelInferenceId);
     }
 }

@@ -21,6 +21,11 @@ public sealed class MiniJinjaFixtureTests
     /// <summary>Fixtures whose feature the engine deliberately does not support, with the reason.</summary>
     private static readonly Dictionary<string, string> Skipped = new(StringComparer.Ordinal)
     {
+        ["debug.txt"] = "prints MiniJinja's Rust Debug dump of its State and Environment, an implementation detail",
+        ["literals.txt"] = "integer literals above i128::MAX (MiniJinja's u128 values); our integers are 128-bit signed",
+        ["loop_break_one_shot_iter.txt"] = "needs the harness's one-shot iterator, a Rust-only value a JSON context cannot hold",
+        ["loop_break_one_shot_iter_peek.txt"] = "needs the harness's one-shot iterator, a Rust-only value a JSON context cannot hold",
+        ["err_repeat_true_iterator.txt"] = "needs the harness's one-shot iterator, a Rust-only value a JSON context cannot hold",
     };
 
     private static readonly Lazy<IReadOnlyList<TemplateSource>> Refs = new(() =>
@@ -66,6 +71,19 @@ public sealed class MiniJinjaFixtureTests
         Skipped.Keys.Should().BeSubsetOf(inputs);
     }
 
+    // MiniJinja's harness registers get_args, which returns its arguments (keyword arguments as one trailing map).
+    private static Value WithTestGlobals(JsonElement context)
+    {
+        var entries = new List<KeyValuePair<Value, Value>>();
+        if (Value.FromJson(context).AsObject is MapValue map)
+        {
+            entries.AddRange(map.Pairs);
+        }
+        entries.Add(new(Value.FromString("get_args"),
+            Value.FromObject(new FunctionValue("get_args", (_, args) => Value.FromList([.. args])))));
+        return Value.FromObject(MapValue.Create(entries));
+    }
+
     // Each snapshot has its input's file name (the extension matters: .html turns auto-escaping on).
     private static string ExpectedPath(string fixture) => Path.Combine(FixtureRoot, "expected", fixture);
 
@@ -94,7 +112,7 @@ public sealed class MiniJinjaFixtureTests
 
         try
         {
-            return set.Render(fixture, header.RootElement) + "\n";
+            return set.Render(fixture, WithTestGlobals(header.RootElement)) + "\n";
         }
         catch (TemplateRenderException e)
         {

@@ -6,12 +6,13 @@ using TensorZero.Proxy.Tests.TestSupport;
 namespace TensorZero.Proxy.Tests.Templates;
 
 /// <summary>
-/// Runs MiniJinja's own template snapshot tests (minijinja/tests/inputs, MIT/Apache-2.0, copied with their expected
-/// outputs) against our engine, the way MiniJinja's <c>test_vm</c> does: every file in <c>inputs/refs</c> is in the
-/// set under its file name, the input's JSON header is the context (lenient undefined unless its <c>$settings</c> say
-/// <c>"undefined": "strict"</c>), and the output gets a newline appended. MiniJinja's snapshots of errors print the
-/// error's debug form; the copies keep what is engine-independent: the kind and line of the reported error
-/// (<c>!!!ERROR!!! Kind line N</c>) or, for templates that do not parse, <c>!!!SYNTAX ERROR!!! line N</c>.
+/// Runs MiniJinja's own template snapshot tests (minijinja/tests/inputs at tag 2.19.0, the version TensorZero uses;
+/// Apache-2.0; see fixtures/README.md) against our engine, the way MiniJinja's <c>test_vm</c> does: every file in
+/// <c>inputs/refs</c> is in the set under its file name, the input's JSON header is the context (lenient undefined
+/// unless its <c>$settings</c> say <c>"undefined": "strict"</c>), <c>get_args</c> returns its arguments, and the
+/// output gets a newline appended. MiniJinja's snapshots of errors print the error's Rust debug form; the copies keep
+/// what is engine-independent: the kind and line of the reported error (<c>!!!ERROR!!! Kind line N</c>) or, for
+/// templates that do not parse, <c>!!!SYNTAX ERROR!!! line N</c>.
 /// </summary>
 public sealed class MiniJinjaFixtureTests
 {

@@ -4,10 +4,55 @@ namespace TensorZero.Proxy.Templates;
 // Node shapes follow MiniJinja's AST so that its semantics (scoping, constant folding, undeclared variables) carry
 // over one to one.
 
-/// <summary>An expression node.</summary>
-internal abstract class Expr(Span span)
+/// <summary>
+/// An expression node. Its <see cref="Depth"/> is bounded at construction: chains like <c>a ~ b ~ c ...</c> or
+/// <c>x|f|f|f...</c> parse in loops into left-nested trees that every later pass (analysis, rendering) walks
+/// recursively, so an unbounded chain would overflow the stack instead of failing with an error.
+/// </summary>
+internal abstract class Expr
 {
-    public Span Span { get; } = span;
+    /// <summary>The deepest expression tree accepted (MiniJinja bounds nesting too, at 150 parser levels).</summary>
+    public const int MaxDepth = 500;
+
+    protected Expr(Span span, int childDepth = 0)
+    {
+        Span = span;
+        Depth = childDepth + 1;
+        if (Depth > MaxDepth)
+        {
+            var error = new TemplateError(ErrorKind.SyntaxError, $"expression nests too deeply (more than {MaxDepth} levels of operators, filters, attributes or calls)");
+            error.SetLocation("", span);
+            throw error;
+        }
+    }
+
+    public Span Span { get; }
+
+    /// <summary>1 for a leaf, else 1 + the depth of the deepest child.</summary>
+    public int Depth { get; }
+
+    protected static int DepthOf(Expr? a, Expr? b = null, Expr? c = null, Expr? d = null) =>
+        Math.Max(Math.Max(a?.Depth ?? 0, b?.Depth ?? 0), Math.Max(c?.Depth ?? 0, d?.Depth ?? 0));
+
+    protected static int DepthOf(Expr[] items)
+    {
+        var depth = 0;
+        foreach (var item in items)
+        {
+            depth = Math.Max(depth, item.Depth);
+        }
+        return depth;
+    }
+
+    protected static int DepthOf(CallArg[] args)
+    {
+        var depth = 0;
+        foreach (var arg in args)
+        {
+            depth = Math.Max(depth, arg.Value.Depth);
+        }
+        return depth;
+    }
 }
 
 /// <summary>A variable lookup.</summary>
@@ -23,7 +68,7 @@ internal sealed class ConstExpr(Span span, Value value) : Expr(span)
 }
 
 /// <summary><c>a[start:stop:step]</c>.</summary>
-internal sealed class SliceExpr(Span span, Expr target, Expr? start, Expr? stop, Expr? step) : Expr(span)
+internal sealed class SliceExpr(Span span, Expr target, Expr? start, Expr? stop, Expr? step) : Expr(span, DepthOf(target, start, stop, step))
 {
     public Expr Target { get; } = target;
     public Expr? Start { get; } = start;
@@ -39,7 +84,7 @@ internal enum UnaryOp : byte
 }
 
 /// <summary><c>not x</c>, <c>-x</c>.</summary>
-internal sealed class UnaryExpr(Span span, UnaryOp op, Expr operand) : Expr(span)
+internal sealed class UnaryExpr(Span span, UnaryOp op, Expr operand) : Expr(span, operand.Depth)
 {
     public UnaryOp Op { get; } = op;
     public Expr Operand { get; } = operand;
@@ -68,7 +113,7 @@ internal enum BinaryOp : byte
 }
 
 /// <summary><c>a op b</c>.</summary>
-internal sealed class BinaryExpr(Span span, BinaryOp op, Expr left, Expr right) : Expr(span)
+internal sealed class BinaryExpr(Span span, BinaryOp op, Expr left, Expr right) : Expr(span, DepthOf(left, right))
 {
     public BinaryOp Op { get; } = op;
     public Expr Left { get; } = left;
@@ -76,7 +121,7 @@ internal sealed class BinaryExpr(Span span, BinaryOp op, Expr left, Expr right) 
 }
 
 /// <summary><c>a if test else b</c>; without <c>else</c> the false branch is a silent undefined.</summary>
-internal sealed class IfExpr(Span span, Expr test, Expr whenTrue, Expr? whenFalse) : Expr(span)
+internal sealed class IfExpr(Span span, Expr test, Expr whenTrue, Expr? whenFalse) : Expr(span, DepthOf(test, whenTrue, whenFalse))
 {
     public Expr Test { get; } = test;
     public Expr WhenTrue { get; } = whenTrue;
@@ -84,7 +129,7 @@ internal sealed class IfExpr(Span span, Expr test, Expr whenTrue, Expr? whenFals
 }
 
 /// <summary><c>value|name(args)</c>; in a <c>{% filter %}</c> block or a block <c>set</c> the input is the body.</summary>
-internal sealed class FilterExpr(Span span, string name, Expr? input, CallArg[] args) : Expr(span)
+internal sealed class FilterExpr(Span span, string name, Expr? input, CallArg[] args) : Expr(span, Math.Max(input?.Depth ?? 0, DepthOf(args)))
 {
     public string Name { get; } = name;
     public Expr? Input { get; } = input;
@@ -92,7 +137,7 @@ internal sealed class FilterExpr(Span span, string name, Expr? input, CallArg[] 
 }
 
 /// <summary><c>value is name(args)</c>.</summary>
-internal sealed class TestExpr(Span span, string name, Expr input, CallArg[] args) : Expr(span)
+internal sealed class TestExpr(Span span, string name, Expr input, CallArg[] args) : Expr(span, Math.Max(input.Depth, DepthOf(args)))
 {
     public string Name { get; } = name;
     public Expr Input { get; } = input;
@@ -100,34 +145,34 @@ internal sealed class TestExpr(Span span, string name, Expr input, CallArg[] arg
 }
 
 /// <summary><c>value.name</c>.</summary>
-internal sealed class GetAttrExpr(Span span, Expr target, string name) : Expr(span)
+internal sealed class GetAttrExpr(Span span, Expr target, string name) : Expr(span, target.Depth)
 {
     public Expr Target { get; } = target;
     public string Name { get; } = name;
 }
 
 /// <summary><c>value[key]</c>.</summary>
-internal sealed class GetItemExpr(Span span, Expr target, Expr key) : Expr(span)
+internal sealed class GetItemExpr(Span span, Expr target, Expr key) : Expr(span, DepthOf(target, key))
 {
     public Expr Target { get; } = target;
     public Expr Key { get; } = key;
 }
 
 /// <summary><c>callee(args)</c>: a function, a method (<c>a.b(...)</c>) or a block (<c>self.name()</c>).</summary>
-internal sealed class CallExpr(Span span, Expr callee, CallArg[] args) : Expr(span)
+internal sealed class CallExpr(Span span, Expr callee, CallArg[] args) : Expr(span, Math.Max(callee.Depth, DepthOf(args)))
 {
     public Expr Callee { get; } = callee;
     public CallArg[] Args { get; } = args;
 }
 
 /// <summary><c>[a, b]</c> or a tuple <c>(a, b)</c> (MiniJinja has no separate tuple type).</summary>
-internal sealed class ListExpr(Span span, Expr[] items) : Expr(span)
+internal sealed class ListExpr(Span span, Expr[] items) : Expr(span, DepthOf(items))
 {
     public Expr[] Items { get; } = items;
 }
 
 /// <summary><c>{k: v}</c>.</summary>
-internal sealed class MapExpr(Span span, Expr[] keys, Expr[] values) : Expr(span)
+internal sealed class MapExpr(Span span, Expr[] keys, Expr[] values) : Expr(span, Math.Max(DepthOf(keys), DepthOf(values)))
 {
     public Expr[] Keys { get; } = keys;
     public Expr[] Values { get; } = values;

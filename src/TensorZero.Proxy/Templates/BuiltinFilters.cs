@@ -714,7 +714,7 @@ internal static class BuiltinFilters
     private static List<T> StableSort<T>(IReadOnlyList<T> items, Comparison<T> compare)
     {
         var indexed = items.Select((item, index) => (item, index)).ToArray();
-        Array.Sort(indexed, (x, y) =>
+        Values.Sort(indexed, (x, y) =>
         {
             var c = compare(x.item, y.item);
             return c != 0 ? c : x.index.CompareTo(y.index);

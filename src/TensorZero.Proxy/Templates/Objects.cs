@@ -121,7 +121,7 @@ internal class MapValue : ObjectValue
     {
         // A stable sort keeps duplicates in insertion order, so the last one of a run wins.
         var sorted = entries.Select((e, i) => (e, i)).ToArray();
-        Array.Sort(sorted, (a, b) =>
+        Values.Sort(sorted, (a, b) =>
         {
             var c = Values.Compare(a.e.Key, b.e.Key);
             return c != 0 ? c : a.i.CompareTo(b.i);
@@ -245,9 +245,9 @@ internal sealed class NamespaceValue : ObjectValue
     {
         get
         {
-            var keys = _data.Keys.Select(Value.FromString).ToList();
-            keys.Sort(Values.Compare);
-            return keys;
+            var sorted = _data.Keys.Select(Value.FromString).ToArray();
+            Values.Sort(sorted, Values.Compare);
+            return sorted;
         }
     }
 }

@@ -13,6 +13,11 @@ internal sealed class Parser
     private readonly List<Token> _tokens;
     private int _position;
     private int _depth;
+
+    // Each elif nests an if in the previous one's else branch; MiniJinja does not count them towards its recursion
+    // limit, so they get a limit of their own that keeps the nested ifs safe for every recursive pass.
+    private const int MaxElifs = Expr.MaxDepth;
+    private int _elifDepth;
     private bool _inLoop;
     private bool _inMacro;
     private readonly HashSet<string> _blocks = new(StringComparer.Ordinal);
@@ -311,7 +316,12 @@ internal sealed class Parser
         }
         else if (closer is { Kind: TokenKind.Ident, Text: "elif" } elif)
         {
+            if (++_elifDepth > MaxElifs)
+            {
+                throw Error($"too many elif branches (more than {MaxElifs})", elif.Span);
+            }
             whenFalse = [ParseIf(elif.Span)];
+            _elifDepth--;
         }
         return new IfStmt(Expand(start), condition, whenTrue, whenFalse);
     }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace TensorZero.Proxy.Templates;
@@ -255,14 +254,7 @@ internal sealed partial class Renderer
         {
             throw new TemplateError(ErrorKind.InvalidOperation, "recursion limit exceeded");
         }
-        try
-        {
-            RuntimeHelpers.EnsureSufficientExecutionStack();
-        }
-        catch (InsufficientExecutionStackException)
-        {
-            throw new TemplateError(ErrorKind.InvalidOperation, "recursion limit exceeded");
-        }
+        StackGuard.Ensure();
     }
 
     private void PushFrame(Frame frame)

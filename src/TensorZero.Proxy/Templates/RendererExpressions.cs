@@ -6,6 +6,9 @@ internal sealed partial class Renderer
     /// <summary>Evaluates an expression; an error raised inside gets the location of the innermost node.</summary>
     public Value Eval(Expr expr)
     {
+        // Expressions nest at most Expr.MaxDepth deep, but a macro or include called from the deepest one adds the
+        // next level on top; the frame check alone leaves too little margin for a full expression below it.
+        StackGuard.Ensure();
         try
         {
             return EvalCore(expr);

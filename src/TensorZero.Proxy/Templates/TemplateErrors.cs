@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace TensorZero.Proxy.Templates;
@@ -164,4 +165,21 @@ internal sealed class TemplateRenderException : Exception
 
     /// <summary>The line of the error in <see cref="ErrorTemplateName"/>, when known.</summary>
     public int? Line { get; }
+}
+
+/// <summary>
+/// Turns recursion that would exhaust the thread's stack into a template error. Templates, includes and macros are
+/// bounded by the renderer's recursion limit and expressions by <see cref="Expr.MaxDepth"/>, but values can nest
+/// arbitrarily deep (a namespace can wrap a list in a list a hundred thousand times), and printing, serialising and
+/// comparing them recurse; a stack overflow would end the process.
+/// </summary>
+internal static class StackGuard
+{
+    public static void Ensure()
+    {
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            throw new TemplateError(ErrorKind.InvalidOperation, "recursion limit exceeded");
+        }
+    }
 }

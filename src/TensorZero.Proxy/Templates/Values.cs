@@ -120,9 +120,26 @@ internal static class Values
         return Coerced.Failed;
     }
 
+    /// <summary>
+    /// <see cref="Array.Sort{T}(T[], Comparison{T})"/> that lets a template error from the comparison through:
+    /// the runtime wraps an exception thrown by a comparer in an <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public static void Sort<T>(T[] items, Comparison<T> compare)
+    {
+        try
+        {
+            Array.Sort(items, compare);
+        }
+        catch (InvalidOperationException e) when (e.InnerException is TemplateError error)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        }
+    }
+
     /// <summary>MiniJinja's total order: by kind first, then by value (maps and lists lexicographically).</summary>
     public static int Compare(Value a, Value b)
     {
+        StackGuard.Ensure();
         var ka = a.Kind;
         var kb = b.Kind;
         if (ka != kb)
@@ -215,6 +232,7 @@ internal static class Values
     /// <summary>MiniJinja's <c>==</c>: numbers across int/float/bool, strings, maps and lists structurally.</summary>
     public static bool Equal(Value a, Value b)
     {
+        StackGuard.Ensure();
         if (a.IsNone && b.IsNone || a.IsUndefined && b.IsUndefined)
         {
             return true;
@@ -686,6 +704,7 @@ internal static class Values
     /// <summary>Appends a map as Rust's debug map: <c>{"a": 1, "b": [2]}</c>, or the multi-line form when pretty.</summary>
     public static void AppendDebugMap(StringBuilder sb, IEnumerable<KeyValuePair<Value, Value>> pairs, int prettyIndent)
     {
+        StackGuard.Ensure();
         sb.Append('{');
         var first = true;
         foreach (var (key, value) in pairs)
@@ -720,6 +739,7 @@ internal static class Values
     /// <summary>Appends a list as Rust's debug list: <c>[1, "a"]</c>, or the multi-line form when pretty.</summary>
     public static void AppendDebugList(StringBuilder sb, IReadOnlyList<Value> items, int prettyIndent)
     {
+        StackGuard.Ensure();
         sb.Append('[');
         for (var i = 0; i < items.Count; i++)
         {
@@ -757,6 +777,7 @@ internal static class Values
 
     private static void WriteJson(StringBuilder sb, Value value, int? indent, int level)
     {
+        StackGuard.Ensure();
         switch (value.Kind)
         {
             case ValueKind.Undefined or ValueKind.None:

@@ -155,7 +155,16 @@ public static class ExtraHeaderRules
     /// <summary>
     /// Checks one entry; returns null when it is valid, else why not (without the value of a credential).
     /// </summary>
-    public static string? Check(string name, string? value, ExtraHeaderLimits limits, bool allowCredentialOverride)
+    /// <param name="name">The header name.</param>
+    /// <param name="value">The value, or null for a delete.</param>
+    /// <param name="limits">The gateway's bounds.</param>
+    /// <param name="allowCredentialOverride">Whether credential headers may be set (the provider's <c>allow_credential_override</c>).</param>
+    /// <param name="fromConfiguration">
+    /// Whether the entry comes from <c>tensorzero.toml</c> rather than a request. The configuration is trusted, as in
+    /// TensorZero: it may set credential headers and <c>Content-Length</c>; hop-by-hop headers and <c>Host</c> stay
+    /// forbidden everywhere.
+    /// </param>
+    public static string? Check(string name, string? value, ExtraHeaderLimits limits, bool allowCredentialOverride, bool fromConfiguration = false)
     {
         ArgumentNullException.ThrowIfNull(limits);
         if (!IsToken(name))
@@ -166,11 +175,11 @@ public static class ExtraHeaderRules
         {
             return $"header name '{name[..Math.Min(name.Length, 32)]}...' is longer than {limits.MaxNameBytes} bytes";
         }
-        if (IsForbidden(name))
+        if (IsForbidden(name) && !(fromConfiguration && string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase)))
         {
             return $"header '{name}' is a framing or hop-by-hop header and can never be set or deleted";
         }
-        if (CredentialHeaders.IsCredential(name) && !allowCredentialOverride)
+        if (CredentialHeaders.IsCredential(name) && !allowCredentialOverride && !fromConfiguration)
         {
             return $"header '{name}' carries credentials and may only be set where the provider sets allow_credential_override = true";
         }

@@ -81,8 +81,10 @@ internal static class GatewayHost
 
     /// <summary>
     /// DESIGN.md §3: <c>--config-file</c>, else env <c>TENSORZERO_CONFIG_FILE</c>, else appsettings
-    /// <c>TensorZero:ConfigFile</c>, else <c>config/tensorzero.toml</c>. A relative path that does not exist
-    /// under the working directory is looked up beside the application, where the build copies config/.
+    /// <c>TensorZero:ConfigFile</c>, else <c>config/tensorzero.toml</c>. The value may be a glob
+    /// (<c>config/tensorzero.*.toml</c>), as in TensorZero: it is returned absolute, and <see cref="ConfigLoader.LoadFile"/>
+    /// expands it. A plain relative file that does not exist under the working directory is looked up beside the
+    /// application, where the build copies config/.
     /// </summary>
     public static string ResolveConfigPath(IConfiguration configuration, Func<string, string?> environment)
     {
@@ -99,7 +101,7 @@ internal static class GatewayHost
         {
             path = DefaultConfigFile;
         }
-        if (!Path.IsPathRooted(path) && !File.Exists(path))
+        if (!Path.IsPathRooted(path) && !ConfigFiles.IsGlob(path) && !File.Exists(path))
         {
             var besideApp = Path.Combine(AppContext.BaseDirectory, path);
             if (File.Exists(besideApp))
@@ -126,7 +128,8 @@ internal static class GatewayHost
         {
             var config = ConfigLoader.LoadFile(path);
             GatewayRuntime.Build(config, environment);
-            output.WriteLine($"{path}: valid ({config.Models.Count} model(s), {config.Functions.Count} function(s)).");
+            var files = config.SourcePaths.Length > 1 ? $"{config.SourcePaths.Length} files, " : "";
+            output.WriteLine($"{path}: valid ({files}{config.Models.Count} model(s), {config.Functions.Count} function(s)).");
             foreach (var warning in config.Warnings)
             {
                 output.WriteLine("  warning: " + warning);

@@ -28,29 +28,23 @@ internal sealed class ConfigException : Exception
 }
 
 /// <summary>
-/// Maps <c>tensorzero.toml</c> to <see cref="GatewayConfig"/>. Like YARP's config validation it does not
-/// stop at the first problem: every error is collected, with its TOML key path, before failing.
-/// Unknown keys are errors, as in TensorZero.
+/// Maps <c>tensorzero.toml</c> (one file, or every file of a glob merged) to <see cref="GatewayConfig"/>. Like YARP's
+/// config validation it does not stop at the first problem: every error is collected, with its TOML key path, before
+/// failing. Unknown keys are errors, as in TensorZero. Every key TensorZero documents is accepted: mapped, accepted
+/// with a warning where it would change nothing here, or rejected as not supported yet where ignoring it would be
+/// unsafe (authentication, rate limits, relaying).
 /// </summary>
 internal static class ConfigLoader
 {
-    /// <summary>Reads and maps a file.</summary>
-    /// <exception cref="ConfigException">The file is missing, not TOML, or not a valid configuration.</exception>
-    public static GatewayConfig LoadFile(string path)
+    /// <summary>Reads and maps a file, or every file a glob (<c>config/tensorzero.*.toml</c>) matches.</summary>
+    /// <exception cref="ConfigException">No file, a file that is not TOML, two files defining one key, or an invalid configuration.</exception>
+    public static GatewayConfig LoadFile(string pathOrGlob)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException($"{path}: cannot read the configuration file: {ex.Message}");
-        }
-        return Parse(bytes, path);
+        var (root, sources) = ConfigFiles.Load(pathOrGlob);
+        return Map(root, sources);
     }
 
-    /// <summary>Parses and maps TOML bytes.</summary>
+    /// <summary>Parses and maps TOML bytes; relative paths resolve against <paramref name="sourcePath"/>'s directory.</summary>
     public static GatewayConfig Parse(ReadOnlySpan<byte> utf8, string? sourcePath = null)
     {
         TomlTable root;
@@ -62,22 +56,44 @@ internal static class ConfigLoader
         {
             throw new ConfigException($"{sourcePath ?? "tensorzero.toml"}:{ex.Message}");
         }
-        return Map(root, sourcePath);
+        if (sourcePath is null)
+        {
+            return Map(root, ConfigSources.None);
+        }
+        var sources = new ConfigSources([Path.GetFullPath(sourcePath)]);
+        sources.AddDocument(root, Path.GetFullPath(sourcePath));
+        return Map(root, sources);
     }
 
-    /// <summary>Parses and maps TOML text (tests).</summary>
+    /// <summary>Parses and maps TOML text (tests); relative paths resolve against the working directory.</summary>
     public static GatewayConfig Parse(string toml) => Parse(System.Text.Encoding.UTF8.GetBytes(toml));
 
-    /// <summary>Maps a parsed document.</summary>
-    public static GatewayConfig Map(TomlTable root, string? sourcePath = null)
+    /// <summary>Maps a parsed (and possibly merged) document.</summary>
+    public static GatewayConfig Map(TomlTable root, ConfigSources sources)
     {
-        var reader = new TomlConfigReader();
-        reader.CheckKeys(root, "", TopLevelKeys, NotSupportedTopLevelKeys);
+        var reader = new TomlConfigReader(sources);
+        reader.CheckKeys(root, "", TopLevelKeys);
 
-        var gateway = MapGateway(reader, reader.Table(root, "", "gateway"));
-        var models = MapSection(reader, root, "models", (name, table, path) => MapModel(reader, name, table, path, gateway.ExtraHeaderLimits));
-        var functions = MapSection(reader, root, "functions",
-            (name, table, path) => FunctionConfigMapper.Map(reader, name, table, path, models, gateway.ExtraHeaderLimits));
+        var gateway = GatewaySettingsMapper.Map(reader, reader.Table(root, "", "gateway"));
+        var typeDefaults = ProviderConfigMapper.MapProviderTypes(reader, root);
+        var models = MapSection(reader, root, "models",
+            (name, table, path) => ProviderConfigMapper.MapModel(reader, name, table, path, gateway, typeDefaults));
+        var embeddingModels = MapSection(reader, root, "embedding_models",
+            (name, table, path) => ProviderConfigMapper.MapEmbeddingModel(reader, name, table, path, gateway, typeDefaults));
+        if (embeddingModels.Count > 0)
+        {
+            reader.Warn("embedding_models", "embedding models are parsed; the embeddings endpoint is not served yet");
+        }
+        var tools = MapSection(reader, root, "tools", (name, table, path) => SectionMapper.MapTool(reader, name, table, path));
+        var metrics = MapSection(reader, root, "metrics", (name, table, path) => SectionMapper.MapMetric(reader, name, table, path));
+
+        var names = new FunctionConfigMapper.KnownNames(
+            DeclaredNames(root, "models"), DeclaredNames(root, "embedding_models"), DeclaredNames(root, "tools"), DeclaredNames(root, "metrics"));
+        var functions = MapSection(reader, root, "functions", (name, table, path) => FunctionConfigMapper.Map(reader, name, table, path, names, gateway));
+        FunctionConfigMapper.CheckNamespacedModels(reader, functions.Values, models);
+
+        var objectStorage = SectionMapper.MapObjectStorage(reader, root);
+        SectionMapper.MapCompatibilitySections(reader, root);
 
         reader.ThrowIfErrors();
         return new GatewayConfig
@@ -85,10 +101,20 @@ internal static class ConfigLoader
             Gateway = gateway,
             Models = models.ToFrozenDictionary(StringComparer.Ordinal),
             Functions = functions.ToFrozenDictionary(StringComparer.Ordinal),
-            SourcePath = sourcePath,
+            Tools = tools.ToFrozenDictionary(StringComparer.Ordinal),
+            Metrics = metrics.ToFrozenDictionary(StringComparer.Ordinal),
+            EmbeddingModels = embeddingModels.ToFrozenDictionary(StringComparer.Ordinal),
+            ObjectStorage = objectStorage,
+            ProviderTypeDefaults = typeDefaults,
+            SourcePath = sources.Files.IsEmpty ? null : sources.Files[0],
+            SourcePaths = sources.Files,
             Warnings = [.. reader.Warnings],
         };
     }
+
+    /// <summary>The names a top-level section declares, mapped or not (so a broken model is reported once, not again by each user).</summary>
+    private static FrozenSet<string> DeclaredNames(TomlTable root, string section) =>
+        root.TryGetValue(section, out var value) && value is TomlTable table ? table.Keys.ToFrozenSet(StringComparer.Ordinal) : FrozenSet<string>.Empty;
 
     /// <summary>Maps each table of a top-level section (<c>[models.*]</c>, <c>[functions.*]</c>); failed entries are left out.</summary>
     private static Dictionary<string, T> MapSection<T>(TomlConfigReader reader, TomlTable root, string section, Func<string, TomlTable, string, T?> map)
@@ -114,81 +140,13 @@ internal static class ConfigLoader
         return result;
     }
 
-    private static readonly string[] TopLevelKeys = ["gateway", "models", "functions"];
+    private static readonly string[] TopLevelKeys =
+    [
+        "gateway", "models", "embedding_models", "functions", "metrics", "tools", "object_storage", "provider_types",
+        "evaluations", "optimizers", "postgres", "clickhouse", "rate_limiting", "autopilot",
+    ];
 
-    // TensorZero sections this gateway does not implement: named so the error says "not supported", not "unknown".
-    private static readonly string[] NotSupportedTopLevelKeys =
-        ["metrics", "tools", "embedding_models", "object_storage", "evaluations", "provider_types", "postgres", "rate_limiting", "optimizers", "autopilot"];
-
-    private static GatewaySettings MapGateway(TomlConfigReader reader, TomlTable? table)
-    {
-        if (table is null)
-        {
-            return new GatewaySettings();
-        }
-
-        const string path = "gateway";
-        reader.CheckKeys(table, path, ["bind_address", "base_path", "debug", "observability", "extra_headers"],
-            ["export", "template_filesystem_access", "enable_template_filesystem_access", "auth", "fetch_and_encode_input_files_before_inference", "disable_pseudonymous_usage_analytics"]);
-
-        var bindAddress = reader.String(table, path, "bind_address");
-        if (bindAddress is not null && !IsValidBindAddress(bindAddress))
-        {
-            reader.Error(table, "bind_address", path + ".bind_address", $"'{bindAddress}' is not a host:port address (e.g. 0.0.0.0:3000)");
-        }
-
-        var basePath = reader.String(table, path, "base_path") ?? "";
-        if (basePath.Length > 0)
-        {
-            if (basePath[0] != '/' || basePath.AsSpan().IndexOfAny("?#\\ ") >= 0 || basePath.Contains("//", StringComparison.Ordinal))
-            {
-                reader.Error(table, "base_path", path + ".base_path", $"'{basePath}' must be an absolute URL path such as '/llm'");
-            }
-            basePath = basePath.TrimEnd('/');
-        }
-
-        var observability = new ObservabilityConfig();
-        if (reader.Table(table, path, "observability") is { } obs)
-        {
-            const string obsPath = "gateway.observability";
-            reader.CheckKeys(obs, obsPath, ["enabled", "async_writes"], ["batch_writes", "disable_automatic_migrations"]);
-            observability = new ObservabilityConfig
-            {
-                Enabled = reader.Bool(obs, obsPath, "enabled"),
-                AsyncWrites = reader.Bool(obs, obsPath, "async_writes") ?? false,
-            };
-        }
-
-        var limits = ExtraHeaderLimits.Default;
-        if (reader.Table(table, path, "extra_headers") is { } limitTable)
-        {
-            const string limitPath = "gateway.extra_headers";
-            reader.CheckKeys(limitTable, limitPath, ["max_entries", "max_name_bytes", "max_value_bytes"], []);
-            int Limit(string key, int fallback, int max)
-            {
-                var value = reader.Integer(limitTable, limitPath, key) ?? fallback;
-                if (value < 1 || value > max)
-                {
-                    reader.Error(limitTable, key, $"{limitPath}.{key}", $"must be between 1 and {max} (got {value})");
-                    return fallback;
-                }
-                return (int)value;
-            }
-            limits = new ExtraHeaderLimits(
-                Limit("max_entries", limits.MaxEntries, 1024), Limit("max_name_bytes", limits.MaxNameBytes, 8192), Limit("max_value_bytes", limits.MaxValueBytes, 1 << 20));
-        }
-
-        return new GatewaySettings
-        {
-            ExtraHeaderLimits = limits,
-            BindAddress = bindAddress,
-            BasePath = basePath,
-            Debug = reader.Bool(table, path, "debug") ?? false,
-            Observability = observability,
-        };
-    }
-
-    private static bool IsValidBindAddress(string value)
+    internal static bool IsValidBindAddress(string value)
     {
         if (IPEndPoint.TryParse(value, out var endPoint))
         {
@@ -198,195 +156,6 @@ internal static class ConfigLoader
         return colon > 0
             && Uri.CheckHostName(value[..colon]) == UriHostNameType.Dns
             && int.TryParse(value.AsSpan(colon + 1), out var port) && port is > 0 and <= 65535;
-    }
-
-    private static ModelConfig? MapModel(TomlConfigReader reader, string name, TomlTable table, string path, ExtraHeaderLimits limits)
-    {
-        reader.CheckKeys(table, path, ["routing", "providers", "timeouts"], ["endpoints", "skip_relay"]);
-        var errorsBefore = reader.ErrorCount;
-
-        var routing = reader.StringArray(table, path, "routing", required: true);
-        var providers = new Dictionary<string, ProviderConfig>(StringComparer.Ordinal);
-        var providerTables = reader.Table(table, path, "providers", required: true);
-        if (providerTables is not null)
-        {
-            foreach (var (providerName, value) in providerTables)
-            {
-                var providerPath = $"{path}.providers.{providerName}";
-                if (value is not TomlTable providerTable)
-                {
-                    reader.Error(providerTables, providerName, providerPath, "must be a table");
-                    continue;
-                }
-                if (MapProvider(reader, providerName, providerTable, providerPath, limits) is { } provider)
-                {
-                    providers.Add(providerName, provider);
-                }
-            }
-        }
-
-        if (routing is not null)
-        {
-            if (routing.Length == 0)
-            {
-                reader.Error(table, "routing", path + ".routing", "must name at least one provider");
-            }
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var entry in routing)
-            {
-                if (!seen.Add(entry))
-                {
-                    reader.Error(table, "routing", path + ".routing", $"names provider '{entry}' more than once");
-                }
-                else if (providerTables is not null && !providerTables.ContainsKey(entry))
-                {
-                    reader.Error(table, "routing", path + ".routing",
-                        $"names provider '{entry}', which is not defined under [{path}.providers] (defined: {JoinOrNone(providerTables.Keys)})");
-                }
-            }
-        }
-
-        var timeouts = MapTimeouts(reader, table, path);
-        if (reader.ErrorCount != errorsBefore)
-        {
-            return null;
-        }
-
-        return new ModelConfig
-        {
-            Name = name,
-            Routing = [.. routing!],
-            Providers = providers.ToFrozenDictionary(StringComparer.Ordinal),
-            Timeouts = timeouts,
-        };
-    }
-
-    private static ProviderConfig? MapProvider(TomlConfigReader reader, string name, TomlTable table, string path, ExtraHeaderLimits limits)
-    {
-        var typeName = reader.String(table, path, "type", required: true);
-        if (typeName is null)
-        {
-            return null;
-        }
-        if (!ProviderTypeInfo.TryGet(typeName, out var info))
-        {
-            reader.Error(table, "type", path + ".type",
-                $"unknown provider type '{typeName}' (supported: {string.Join(", ", ProviderTypeInfo.TomlNames)})");
-            return null;
-        }
-
-        var errorsBefore = reader.ErrorCount;
-        string[] common = ["type", "timeouts", "api_key_location", "extra_headers", "extra_body", "allow_credential_override", "forward_client_headers"];
-        string[] notSupported = ["discard_unknown_chunks", "include_encrypted_reasoning", "provider_tools"];
-        if (info.Type == ProviderType.Azure)
-        {
-            reader.CheckKeys(table, path, [.. common, "deployment_id", "endpoint"], notSupported);
-        }
-        else if (info.Type == ProviderType.Dummy)
-        {
-            reader.CheckKeys(table, path, [.. common, "model_name"], notSupported);
-        }
-        else
-        {
-            reader.CheckKeys(table, path, [.. common, "model_name", "api_base"], [.. notSupported, "api_type"]);
-        }
-
-        string? modelName = null;
-        Uri? apiBase = null;
-        string? deploymentId = null;
-        string? endpoint = null;
-        if (info.Type == ProviderType.Azure)
-        {
-            deploymentId = reader.String(table, path, "deployment_id", required: true);
-            endpoint = reader.String(table, path, "endpoint", required: true);
-            if (endpoint is not null && !endpoint.StartsWith("env::", StringComparison.Ordinal) && ParseHttpUrl(endpoint) is null)
-            {
-                reader.Error(table, "endpoint", path + ".endpoint", $"'{endpoint}' is not an http(s) URL or env::VARIABLE");
-            }
-        }
-        else
-        {
-            modelName = reader.String(table, path, "model_name", required: true);
-            if (info.IsOpenAICompatible)
-            {
-                var apiBaseText = reader.String(table, path, "api_base", required: info.RequiresApiBase) ?? info.DefaultApiBase;
-                if (apiBaseText is not null)
-                {
-                    apiBase = ParseHttpUrl(apiBaseText);
-                    if (apiBase is null)
-                    {
-                        reader.Error(table, "api_base", path + ".api_base", $"'{apiBaseText}' is not an http(s) URL");
-                    }
-                }
-            }
-        }
-
-        var credential = info.DefaultCredential;
-        if (reader.String(table, path, "api_key_location") is { } location)
-        {
-            if (ParseCredentialLocation(location, out var parsed, out var why))
-            {
-                credential = parsed;
-            }
-            else
-            {
-                reader.Error(table, "api_key_location", path + ".api_key_location", why);
-            }
-        }
-
-        var timeouts = MapTimeouts(reader, table, path);
-        var allowCredentialOverride = reader.Bool(table, path, "allow_credential_override") ?? false;
-        var extraHeaders = ExtraConfigMapper.Headers(reader, table, path, limits, allowCredentialOverride);
-        var extraBody = ExtraConfigMapper.Body(reader, table, path);
-        var forward = reader.StringArray(table, path, "forward_client_headers") ?? [];
-        foreach (var pattern in forward)
-        {
-            if (pattern.Length == 0 || !ExtraHeaderRules.IsToken(pattern.Replace("*", "x", StringComparison.Ordinal)))
-            {
-                reader.Error(table, "forward_client_headers", path + ".forward_client_headers", $"'{pattern}' is not a header name pattern (a token, '*' as wildcard)");
-            }
-        }
-        if (reader.ErrorCount != errorsBefore)
-        {
-            return null;
-        }
-
-        return new ProviderConfig
-        {
-            ExtraHeaders = extraHeaders,
-            ExtraBody = extraBody,
-            AllowCredentialOverride = allowCredentialOverride,
-            ForwardClientHeaders = [.. forward],
-            Name = name,
-            Type = info.Type,
-            ModelName = modelName,
-            ApiBase = apiBase,
-            ApiKeyLocation = credential,
-            DeploymentId = deploymentId,
-            Endpoint = endpoint,
-            Timeouts = timeouts,
-        };
-    }
-
-    /// <summary>Parses <c>env::VAR</c> or <c>none</c>.</summary>
-    internal static bool ParseCredentialLocation(string value, out CredentialLocation location, out string error)
-    {
-        location = default;
-        error = "";
-        if (value == "none")
-        {
-            location = CredentialLocation.None;
-            return true;
-        }
-        if (value.StartsWith("env::", StringComparison.Ordinal) && value.Length > "env::".Length)
-        {
-            location = CredentialLocation.Env(value["env::".Length..]);
-            return true;
-        }
-        error = value.StartsWith("dynamic::", StringComparison.Ordinal) || value.StartsWith("path::", StringComparison.Ordinal)
-            ? $"'{value}' is not supported yet (use env::VARIABLE or none)"
-            : $"'{value}' is not a credential location (use env::VARIABLE or none)";
-        return false;
     }
 
     /// <summary>Parses an absolute http(s) URL and normalises it to end with '/', so relative paths append.</summary>
@@ -401,7 +170,11 @@ internal static class ConfigLoader
         return uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/");
     }
 
-    internal static TimeoutsConfig MapTimeouts(TomlConfigReader reader, TomlTable parent, string parentPath)
+    /// <summary>
+    /// <c>timeouts = { non_streaming.total_ms, streaming.ttft_ms, streaming.total_ms }</c>; each must fit within
+    /// <paramref name="limit"/> (<c>gateway.global_outbound_http_timeout_ms</c>), as TensorZero requires.
+    /// </summary>
+    internal static TimeoutsConfig MapTimeouts(TomlConfigReader reader, TomlTable parent, string parentPath, TimeSpan limit)
     {
         var path = parentPath + ".timeouts";
         if (reader.Table(parent, parentPath, "timeouts") is not { } table)
@@ -409,18 +182,18 @@ internal static class ConfigLoader
             return TimeoutsConfig.None;
         }
 
-        reader.CheckKeys(table, path, ["non_streaming", "streaming"], []);
+        reader.CheckKeys(table, path, ["non_streaming", "streaming"]);
         TimeSpan? nonStreamingTotal = null, ttft = null, streamingTotal = null;
         if (reader.Table(table, path, "non_streaming") is { } nonStreaming)
         {
-            reader.CheckKeys(nonStreaming, path + ".non_streaming", ["total_ms"], []);
-            nonStreamingTotal = Milliseconds(reader, nonStreaming, path + ".non_streaming", "total_ms");
+            reader.CheckKeys(nonStreaming, path + ".non_streaming", ["total_ms"]);
+            nonStreamingTotal = Milliseconds(reader, nonStreaming, path + ".non_streaming", "total_ms", limit);
         }
         if (reader.Table(table, path, "streaming") is { } streaming)
         {
-            reader.CheckKeys(streaming, path + ".streaming", ["ttft_ms", "total_ms"], []);
-            ttft = Milliseconds(reader, streaming, path + ".streaming", "ttft_ms");
-            streamingTotal = Milliseconds(reader, streaming, path + ".streaming", "total_ms");
+            reader.CheckKeys(streaming, path + ".streaming", ["ttft_ms", "total_ms"]);
+            ttft = Milliseconds(reader, streaming, path + ".streaming", "ttft_ms", limit);
+            streamingTotal = Milliseconds(reader, streaming, path + ".streaming", "total_ms", limit);
             if (ttft is not null && streamingTotal is not null && streamingTotal < ttft)
             {
                 reader.Warn(path + ".streaming",
@@ -434,7 +207,7 @@ internal static class ConfigLoader
     /// <summary>The largest timeout the gateway accepts: below the YARP activity timeout it sets on clusters.</summary>
     internal static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
 
-    private static TimeSpan? Milliseconds(TomlConfigReader reader, TomlTable table, string path, string key)
+    private static TimeSpan? Milliseconds(TomlConfigReader reader, TomlTable table, string path, string key, TimeSpan limit)
     {
         var value = reader.Integer(table, path, key);
         if (value is null)
@@ -451,12 +224,311 @@ internal static class ConfigLoader
             reader.Error(table, key, $"{path}.{key}", $"must be at most {(long)MaxTimeout.TotalMilliseconds} ms (got {value})");
             return null;
         }
+        if (value > (long)limit.TotalMilliseconds)
+        {
+            reader.Error(table, key, $"{path}.{key}",
+                $"must be at most gateway.global_outbound_http_timeout_ms ({(long)limit.TotalMilliseconds} ms; got {value}): raise that to allow longer requests");
+            return null;
+        }
         return TimeSpan.FromMilliseconds(value.Value);
     }
 
-    private static string JoinOrNone(IEnumerable<string> names)
+    internal static string JoinOrNone(IEnumerable<string> names)
     {
         var joined = string.Join(", ", names.Select(n => $"'{n}'"));
         return joined.Length == 0 ? "none" : joined;
+    }
+}
+
+/// <summary>Maps <c>[gateway]</c>: the keys the gateway implements, those accepted for compatibility, and those it refuses.</summary>
+internal static class GatewaySettingsMapper
+{
+    public static GatewaySettings Map(TomlConfigReader reader, TomlTable? table)
+    {
+        if (table is null)
+        {
+            return new GatewaySettings();
+        }
+
+        const string path = "gateway";
+        reader.CheckKeys(table, path,
+        [
+            "bind_address", "base_path", "debug", "observability", "extra_headers", "template_filesystem_access", "export",
+            "unstable_disable_feedback_target_validation", "unstable_error_json", "disable_pseudonymous_usage_analytics",
+            "fetch_and_encode_input_files_before_inference", "auth", "global_outbound_http_timeout_ms", "relay", "metrics", "cache",
+        ]);
+
+        var bindAddress = reader.String(table, path, "bind_address");
+        if (bindAddress is not null && !ConfigLoader.IsValidBindAddress(bindAddress))
+        {
+            reader.Error(table, "bind_address", path + ".bind_address", $"'{bindAddress}' is not a host:port address (e.g. 0.0.0.0:3000)");
+        }
+
+        var basePath = reader.String(table, path, "base_path") ?? "";
+        if (basePath.Length > 0)
+        {
+            if (basePath[0] != '/' || basePath.AsSpan().IndexOfAny("?#\\ ") >= 0 || basePath.Contains("//", StringComparison.Ordinal))
+            {
+                reader.Error(table, "base_path", path + ".base_path", $"'{basePath}' must be an absolute URL path such as '/llm'");
+            }
+            basePath = basePath.TrimEnd('/');
+        }
+
+        foreach (var key in (ReadOnlySpan<string>)["unstable_disable_feedback_target_validation", "unstable_error_json",
+            "disable_pseudonymous_usage_analytics", "fetch_and_encode_input_files_before_inference"])
+        {
+            reader.Compat(table, path, key, TomlKind.Boolean);
+        }
+
+        var global = GatewaySettings.DefaultGlobalOutboundHttpTimeout;
+        if (reader.Integer(table, path, "global_outbound_http_timeout_ms") is { } globalMs)
+        {
+            if (globalMs <= 0 || globalMs > (long)ConfigLoader.MaxTimeout.TotalMilliseconds)
+            {
+                reader.Error(table, "global_outbound_http_timeout_ms", path + ".global_outbound_http_timeout_ms",
+                    $"must be a positive number of milliseconds up to {(long)ConfigLoader.MaxTimeout.TotalMilliseconds} (got {globalMs})");
+            }
+            else
+            {
+                global = TimeSpan.FromMilliseconds(globalMs);
+            }
+        }
+
+        string? templateBase = null;
+        if (reader.Table(table, path, "template_filesystem_access") is { } access)
+        {
+            const string accessPath = "gateway.template_filesystem_access";
+            reader.CheckKeys(access, accessPath, ["enabled", "base_path"]);
+            if (reader.Bool(access, accessPath, "enabled") is not null)
+            {
+                reader.Warn(accessPath + ".enabled", TomlConfigReader.CompatibilityNote +
+                    " (deprecated by TensorZero: template includes are enabled if and only if base_path is set)");
+            }
+            templateBase = reader.Directory(access, accessPath, "base_path");
+        }
+
+        MapExport(reader, table);
+        MapMetrics(reader, table);
+        MapAuth(reader, table);
+        MapRelay(reader, table);
+
+        return new GatewaySettings
+        {
+            ExtraHeaderLimits = MapExtraHeaderLimits(reader, table),
+            BindAddress = bindAddress,
+            BasePath = basePath,
+            Debug = reader.Bool(table, path, "debug") ?? false,
+            Observability = MapObservability(reader, table),
+            TemplateBaseDirectory = templateBase,
+            Cache = MapCache(reader, table),
+            GlobalOutboundHttpTimeout = global,
+        };
+    }
+
+    private static ObservabilityConfig MapObservability(TomlConfigReader reader, TomlTable gateway)
+    {
+        if (reader.Table(gateway, "gateway", "observability") is not { } obs)
+        {
+            return new ObservabilityConfig();
+        }
+        const string path = "gateway.observability";
+        reader.CheckKeys(obs, path, ["enabled", "async_writes", "backend", "batch_writes", "disable_automatic_migrations"]);
+        var asyncWrites = reader.Bool(obs, path, "async_writes");
+        if (reader.String(obs, path, "backend") is { } backend)
+        {
+            if (backend is "auto" or "clickhouse" or "postgres")
+            {
+                reader.Warn(path + ".backend", TomlConfigReader.CompatibilityNote + " (observability writes go to ClickHouse)");
+            }
+            else
+            {
+                reader.Error(obs, "backend", path + ".backend", $"unknown backend '{backend}' (supported: auto, clickhouse, postgres)");
+            }
+        }
+        reader.Compat(obs, path, "disable_automatic_migrations", TomlKind.Boolean);
+        if (reader.Table(obs, path, "batch_writes") is { } batch)
+        {
+            const string batchPath = path + ".batch_writes";
+            reader.CheckKeys(batch, batchPath,
+                ["enabled", "flush_interval_ms", "max_rows", "max_rows_postgres", "write_queue_capacity", "__force_allow_embedded_batch_writes"]);
+            var enabled = reader.Bool(batch, batchPath, "enabled", required: true);
+            foreach (var key in (ReadOnlySpan<string>)["flush_interval_ms", "max_rows", "max_rows_postgres", "write_queue_capacity"])
+            {
+                reader.Integer(batch, batchPath, key, 1, long.MaxValue);
+            }
+            reader.Bool(batch, batchPath, "__force_allow_embedded_batch_writes");
+            // TensorZero's rule (its async_writes defaults to true): the two modes exclude each other.
+            if (enabled == true && (asyncWrites ?? true))
+            {
+                reader.Error(batch, "enabled", batchPath + ".enabled", "batch writes and async writes cannot both be enabled; set gateway.observability.async_writes = false");
+            }
+            reader.Warn(batchPath, TomlConfigReader.CompatibilityNote + " (the gateway batches its writes itself)");
+        }
+        return new ObservabilityConfig
+        {
+            Enabled = reader.Bool(obs, path, "enabled"),
+            AsyncWrites = asyncWrites ?? false,
+        };
+    }
+
+    private static ExtraHeaderLimits MapExtraHeaderLimits(TomlConfigReader reader, TomlTable gateway)
+    {
+        var limits = ExtraHeaderLimits.Default;
+        if (reader.Table(gateway, "gateway", "extra_headers") is not { } limitTable)
+        {
+            return limits;
+        }
+        const string limitPath = "gateway.extra_headers";
+        reader.CheckKeys(limitTable, limitPath, ["max_entries", "max_name_bytes", "max_value_bytes"]);
+        int Limit(string key, int fallback, int max) => (int)(reader.Integer(limitTable, limitPath, key, 1, max) ?? fallback);
+        return new ExtraHeaderLimits(
+            Limit("max_entries", limits.MaxEntries, 1024), Limit("max_name_bytes", limits.MaxNameBytes, 8192), Limit("max_value_bytes", limits.MaxValueBytes, 1 << 20));
+    }
+
+    private static CacheSettings MapCache(TomlConfigReader reader, TomlTable gateway)
+    {
+        if (reader.Table(gateway, "gateway", "cache") is not { } cache)
+        {
+            return CacheSettings.Default;
+        }
+        const string path = "gateway.cache";
+        reader.CheckKeys(cache, path, ["enabled", "backend", "valkey"]);
+        CacheBackend? backend = null;
+        if (reader.String(cache, path, "backend") is { } text)
+        {
+            backend = text switch { "auto" => CacheBackend.Auto, "clickhouse" => CacheBackend.ClickHouse, "valkey" => CacheBackend.Valkey, _ => null };
+            if (backend is null)
+            {
+                reader.Error(cache, "backend", path + ".backend", $"unknown cache backend '{text}' (supported: auto, clickhouse, valkey)");
+            }
+        }
+        TimeSpan? ttl = null;
+        if (reader.Table(cache, path, "valkey") is { } valkey)
+        {
+            reader.CheckKeys(valkey, path + ".valkey", ["ttl_s"]);
+            if (reader.Integer(valkey, path + ".valkey", "ttl_s", 1, int.MaxValue) is { } seconds)
+            {
+                ttl = TimeSpan.FromSeconds(seconds);
+            }
+        }
+        return new CacheSettings(reader.Bool(cache, path, "enabled"), backend, ttl);
+    }
+
+    private static void MapExport(TomlConfigReader reader, TomlTable gateway)
+    {
+        if (reader.Table(gateway, "gateway", "export") is not { } export)
+        {
+            return;
+        }
+        const string path = "gateway.export";
+        reader.CheckKeys(export, path, ["otlp"]);
+        if (reader.Table(export, path, "otlp") is { } otlp)
+        {
+            reader.CheckKeys(otlp, path + ".otlp", ["traces"]);
+            if (reader.Table(otlp, path + ".otlp", "traces") is { } traces)
+            {
+                const string tracesPath = path + ".otlp.traces";
+                reader.CheckKeys(traces, tracesPath, ["enabled", "format", "extra_headers", "include_content"]);
+                reader.Bool(traces, tracesPath, "enabled");
+                reader.Bool(traces, tracesPath, "include_content");
+                if (reader.String(traces, tracesPath, "format") is { } format && format is not ("opentelemetry" or "openinference"))
+                {
+                    reader.Error(traces, "format", tracesPath + ".format", $"unknown format '{format}' (supported: opentelemetry, openinference)");
+                }
+                if (reader.Table(traces, tracesPath, "extra_headers") is { } headers)
+                {
+                    foreach (var (name, value) in headers)
+                    {
+                        if (value is not string)
+                        {
+                            reader.Error(headers, name, $"{tracesPath}.extra_headers.{name}", $"must be a string (got {TomlConfigReader.Describe(value)})");
+                        }
+                    }
+                }
+            }
+        }
+        reader.Warn(path, TomlConfigReader.CompatibilityNote + " (no OpenTelemetry export)");
+    }
+
+    private static void MapMetrics(TomlConfigReader reader, TomlTable gateway)
+    {
+        if (reader.Table(gateway, "gateway", "metrics") is not { } metrics)
+        {
+            return;
+        }
+        const string path = "gateway.metrics";
+        const string key = "tensorzero_inference_latency_overhead_seconds_buckets";
+        reader.CheckKeys(metrics, path, [key]);
+        if (reader.Array(metrics, path, key) is { } buckets)
+        {
+            var previous = double.NegativeInfinity;
+            for (var i = 0; i < buckets.Count; i++)
+            {
+                var bucket = buckets[i] switch { long l => l, double d => d, _ => double.NaN };
+                if (!double.IsFinite(bucket) || bucket < 0 || bucket <= previous)
+                {
+                    reader.Error(metrics, key, $"{path}.{key}[{i}]", "must be finite, non-negative numbers in strictly ascending order");
+                    break;
+                }
+                previous = bucket;
+            }
+        }
+        reader.Warn(path, TomlConfigReader.CompatibilityNote);
+    }
+
+    private static void MapAuth(TomlConfigReader reader, TomlTable gateway)
+    {
+        if (reader.Table(gateway, "gateway", "auth") is not { } auth)
+        {
+            return;
+        }
+        const string path = "gateway.auth";
+        reader.CheckKeys(auth, path, ["enabled", "cache"]);
+        if (reader.Table(auth, path, "cache") is { } cache)
+        {
+            reader.CheckKeys(cache, path + ".cache", ["enabled", "ttl_ms"]);
+            reader.Bool(cache, path + ".cache", "enabled");
+            reader.Integer(cache, path + ".cache", "ttl_ms", 0, long.MaxValue);
+        }
+        var enabled = reader.Bool(auth, path, "enabled", required: true);
+        if (enabled == true)
+        {
+            // Ignoring it would serve without authentication a gateway its operator asked to protect.
+            reader.Error(auth, "enabled", path + ".enabled",
+                "API key authentication is not supported yet by TensorZero.Proxy; remove it or set enabled = false " +
+                "(and protect the gateway another way, e.g. a YARP route with ASP.NET Core authentication in front)");
+        }
+        else if (enabled == false && auth.ContainsKey("cache"))
+        {
+            reader.Warn(path + ".cache", TomlConfigReader.CompatibilityNote);
+        }
+    }
+
+    private static void MapRelay(TomlConfigReader reader, TomlTable gateway)
+    {
+        if (reader.Table(gateway, "gateway", "relay") is not { } relay)
+        {
+            return;
+        }
+        const string path = "gateway.relay";
+        reader.CheckKeys(relay, path, ["gateway_url", "api_key_location"]);
+        ProviderConfigMapper.ParseCredential(reader, relay, path, "api_key_location", allowSdk: false, allowFallback: true);
+        if (reader.String(relay, path, "gateway_url") is { } url)
+        {
+            if (ConfigLoader.ParseHttpUrl(url) is null)
+            {
+                reader.Error(relay, "gateway_url", path + ".gateway_url", $"'{url}' is not an http(s) URL");
+            }
+            else
+            {
+                // Ignoring it would call the providers directly where the operator routed every model through another gateway.
+                reader.Error(relay, "gateway_url", path + ".gateway_url",
+                    "relaying to another TensorZero gateway is not supported yet by TensorZero.Proxy; remove it or point clients at that gateway directly");
+            }
+        }
+        else
+        {
+            reader.Warn(path, TomlConfigReader.CompatibilityNote + " (no gateway_url: nothing is relayed)");
+        }
     }
 }

@@ -12,8 +12,11 @@ namespace TensorZero.Proxy.Configuration;
 /// </summary>
 internal static class ExtraConfigMapper
 {
-    public static ImmutableArray<ExtraHeaderEntry> Headers(
-        TomlConfigReader reader, TomlTable table, string path, ExtraHeaderLimits limits, bool allowCredentialOverride)
+    /// <summary>
+    /// <c>extra_headers</c> of a provider or variant. The configuration is trusted (as in TensorZero): credential
+    /// headers and <c>Content-Length</c> may be set here, unlike in a request's <c>tensorzero::extra_headers</c>.
+    /// </summary>
+    public static ImmutableArray<ExtraHeaderEntry> Headers(TomlConfigReader reader, TomlTable table, string path, ExtraHeaderLimits limits)
     {
         if (!table.TryGetValue("extra_headers", out var value))
         {
@@ -43,7 +46,7 @@ internal static class ExtraConfigMapper
                 reader.Error(table, "extra_headers", entryPath + ".value", "must be a string");
                 continue;
             }
-            if (ExtraHeaderRules.Check(name, text, limits, allowCredentialOverride) is { } problem)
+            if (ExtraHeaderRules.Check(name, text, limits, allowCredentialOverride: true, fromConfiguration: true) is { } problem)
             {
                 reader.Error(table, "extra_headers", entryPath, problem);
                 continue;

@@ -79,25 +79,23 @@ internal sealed class GatewayRuntime
             foreach (var variant in function.Variants.Values)
             {
                 largest = Max(largest, variant.Timeouts);
-                var model = models.GetValueOrDefault(variant.Model);
-                if (model is null && !shorthands.TryGetValue(variant.Model, out model))
+                RuntimeModel? model;
+                if (variant.Type != VariantType.ChatCompletion || variant.Model is null)
+                {
+                    // Not run yet (the configuration warned): a model without providers fails at once, so the
+                    // function falls over to its next variant.
+                    model = new RuntimeModel($"{variant.Name} ({variant.Type}: not run)", [], TimeoutsConfig.None);
+                }
+                else if (!models.TryGetValue(variant.Model, out model) && !shorthands.TryGetValue(variant.Model, out model))
                 {
                     var path = $"functions.{function.Name}.variants.{variant.Name}.model";
-                    model = CreateShorthandModel(variant.Model, environment, out var why);
+                    model = CreateShorthandModel(variant.Model, config, environment, out var why);
                     if (model is null)
                     {
                         errors.Add($"{path}: {why}");
                         continue;
                     }
                     shorthands.Add(variant.Model, model);
-                }
-                foreach (var header in variant.ExtraHeaders.Where(h => CredentialHeaders.IsCredential(h.Name)))
-                {
-                    if (model.Providers.FirstOrDefault(p => !p.Config.AllowCredentialOverride) is { } strict)
-                    {
-                        errors.Add($"functions.{function.Name}.variants.{variant.Name}.extra_headers: header '{header.Name}' carries credentials, " +
-                            $"but provider '{strict.Name}' of model '{model.Name}' does not set allow_credential_override = true");
-                    }
                 }
                 variants.Add(variant.Name, new RuntimeVariant(function.Name, variant, model, EncodeDefaults(variant)));
             }
@@ -147,17 +145,19 @@ internal sealed class GatewayRuntime
         {
             return new RuntimeProvider(modelName, provider, provider.ModelName!, Policy: null, ClusterId: null, DestinationPrefix: null);
         }
-
-        string? secret = null;
-        if (provider.ApiKeyLocation.Source == CredentialSource.Env)
+        if (!provider.Implemented)
         {
-            secret = environment(provider.ApiKeyLocation.Name!);
-            if (string.IsNullOrEmpty(secret))
-            {
-                errors.Add($"{path}.api_key_location: environment variable '{provider.ApiKeyLocation.Name}' is not set " +
-                    $"(the provider is in the routing of model '{modelName}'; set it, or use api_key_location = \"none\")");
-            }
+            // Loaded so the configuration is accepted; no credential is looked up and no request is ever sent.
+            return new RuntimeProvider(modelName, provider, provider.ModelName ?? provider.DeploymentId ?? "", Policy: null, ClusterId: null, DestinationPrefix: null);
         }
+
+        var credentialKey = provider.Type is ProviderType.GcpVertexAnthropic or ProviderType.GcpVertexGemini ? "credential_location" : "api_key_location";
+        var credential = ResolveCredential(provider.ApiKeyLocation, environment, out var credentialError);
+        if (credentialError is not null)
+        {
+            errors.Add($"{path}.{credentialKey}: {credentialError} (the provider is in the routing of model '{modelName}')");
+        }
+        var secret = credential.Secret;
 
         Uri baseUri;
         Uri requestUri;
@@ -182,29 +182,100 @@ internal sealed class GatewayRuntime
             }
             requestUri = new Uri(baseUri,
                 $"openai/deployments/{Uri.EscapeDataString(provider.DeploymentId!)}/chat/completions?api-version={AzureApiVersion}");
-            if (secret is not null)
-            {
-                authHeader = "api-key";
-            }
+            authHeader = "api-key";
             upstreamModel = provider.DeploymentId!;
         }
         else
         {
             baseUri = provider.ApiBase!;
             requestUri = new Uri(baseUri, "chat/completions");
-            if (secret is not null)
-            {
-                authHeader = "Authorization";
-                secret = "Bearer " + secret;
-            }
+            authHeader = "Authorization";
+            secret = secret is null ? null : "Bearer " + secret;
             upstreamModel = provider.ModelName!;
         }
 
         var forward = provider.ForwardClientHeaders.IsEmpty ? ClientHeaderPatterns.None : new ClientHeaderPatterns(provider.ForwardClientHeaders);
-        var policy = secret is null || authHeader is null
+        var policy = secret is null
             ? new ProviderRequestPolicy(requestUri, null, null, forward, provider.AllowCredentialOverride)
             : new ProviderRequestPolicy(requestUri, authHeader, secret, forward, provider.AllowCredentialOverride);
-        return new RuntimeProvider(modelName, provider, upstreamModel, policy, clusterId, baseUri.AbsoluteUri);
+        return new RuntimeProvider(modelName, provider, upstreamModel, policy, clusterId, baseUri.AbsoluteUri)
+        {
+            DynamicCredentialName = credential.DynamicName,
+        };
+    }
+
+    /// <summary>A credential as resolved at build: a secret, the name of a per-request credential, both, or neither.</summary>
+    /// <param name="Secret">The key read from the environment or a file (for a dynamic credential: its fallback's).</param>
+    /// <param name="DynamicName">The <c>tensorzero::credentials</c> entry a request supplies (<c>dynamic::NAME</c>).</param>
+    internal readonly record struct ResolvedCredential(string? Secret, string? DynamicName);
+
+    /// <summary>
+    /// Resolves a credential location: <c>env</c> and <c>none</c> as they say; <c>path</c>/<c>path_from_env</c> read the
+    /// file now (trailing whitespace trimmed: a header value cannot end in a newline); <c>dynamic</c> leaves the secret to
+    /// each request. A fallback is used when the default yields nothing: a dynamic default's fallback is read now and
+    /// serves requests that do not supply the credential; an unset variable or unreadable file falls back to it.
+    /// </summary>
+    internal static ResolvedCredential ResolveCredential(CredentialLocation location, Func<string, string?> environment, out string? error)
+    {
+        error = null;
+        switch (location.Source)
+        {
+            case CredentialSource.None:
+                return default;
+            case CredentialSource.Dynamic:
+                if (location.Fallback is { Source: CredentialSource.Dynamic })
+                {
+                    error = $"a dynamic credential's fallback must not be dynamic too ({location})";
+                    return default;
+                }
+                var fallback = location.Fallback is null ? default : ResolveCredential(location.Fallback, environment, out error);
+                return new ResolvedCredential(fallback.Secret, location.Name);
+            case CredentialSource.Sdk:
+                error = "'sdk' credentials exist only for the aws_* and gcp_* provider types";
+                return default;
+        }
+
+        string? why;
+        var secret = location.Source switch
+        {
+            CredentialSource.Env => Env(location.Name!, environment, out why),
+            CredentialSource.Path => ReadKeyFile(location.Name!, out why),
+            _ => environment(location.Name!) is { Length: > 0 } file ? ReadKeyFile(file, out why) : Env(location.Name!, environment, out why),
+        };
+        if (secret is not null)
+        {
+            return new ResolvedCredential(secret, null);
+        }
+        if (location.Fallback is { } next)
+        {
+            var resolved = ResolveCredential(next, environment, out var fallbackError);
+            error = fallbackError is null ? null : $"{why}; fallback: {fallbackError}";
+            return resolved;
+        }
+        error = location.Source == CredentialSource.Env ? $"{why}; set it, or use api_key_location = \"none\"" : why;
+        return default;
+    }
+
+    private static string? Env(string variable, Func<string, string?> environment, out string? why)
+    {
+        var value = environment(variable);
+        why = string.IsNullOrEmpty(value) ? $"environment variable '{variable}' is not set" : null;
+        return string.IsNullOrEmpty(value) ? null : value;
+    }
+
+    private static string? ReadKeyFile(string file, out string? why)
+    {
+        try
+        {
+            var text = File.ReadAllText(file).TrimEnd();
+            why = text.Length == 0 ? $"the credential file '{file}' is empty" : null;
+            return text.Length == 0 ? null : text;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            why = $"cannot read the credential file '{file}': {ex.Message}";
+            return null;
+        }
     }
 
     /// <summary>The Azure OpenAI data-plane API version the gateway speaks (a GA version with chat completions).</summary>
@@ -224,13 +295,13 @@ internal sealed class GatewayRuntime
         {
             return cached;
         }
-        var model = CreateShorthandModel(shorthand, _environment, out error);
+        var model = CreateShorthandModel(shorthand, Config, _environment, out error);
         return model is null ? null : _shorthands.GetOrAdd(shorthand, model);
     }
 
-    private static RuntimeModel? CreateShorthandModel(string shorthand, Func<string, string?> environment, out string? error)
+    private static RuntimeModel? CreateShorthandModel(string shorthand, GatewayConfig gatewayConfig, Func<string, string?> environment, out string? error)
     {
-        if (!ProviderTypeInfo.TryParseShorthand(shorthand, out var info, out var providerModel, out error))
+        if (!ProviderTypeInfo.TryParseShorthand(shorthand, out var info, out var providerModel, out var apiType, out error))
         {
             return null;
         }
@@ -239,9 +310,11 @@ internal sealed class GatewayRuntime
         {
             Name = info.TomlName,
             Type = info.Type,
+            Implemented = info.IsImplemented && apiType == OpenAIApiType.ChatCompletions,
+            ApiType = apiType,
             ModelName = providerModel,
             ApiBase = info.DefaultApiBase is null ? null : new Uri(info.DefaultApiBase),
-            ApiKeyLocation = info.DefaultCredential,
+            ApiKeyLocation = gatewayConfig.ProviderTypeDefaults.GetValueOrDefault(info.Type) ?? info.DefaultCredential,
         };
         var errors = new List<string>();
         // A shorthand model is named by its shorthand ("openai::gpt-4o-mini") in messages and records.
@@ -249,7 +322,8 @@ internal sealed class GatewayRuntime
         var provider = CreateProvider(modelName, config, ShorthandClusterId(info), environment, errors);
         if (errors.Count > 0)
         {
-            error = $"the shorthand model '{shorthand}' cannot be used: its credential variable '{info.DefaultCredential.Name}' is not set on the gateway";
+            ResolveCredential(config.ApiKeyLocation, environment, out var why);
+            error = $"the shorthand model '{shorthand}' cannot be used: {why ?? errors[0]}";
             return null;
         }
         return new RuntimeModel(modelName, [provider], TimeoutsConfig.None);
@@ -296,7 +370,7 @@ internal sealed class GatewayRuntime
         foreach (var name in ProviderTypeInfo.TomlNames)
         {
             ProviderTypeInfo.TryGet(name, out var info);
-            if (info.HasShorthand && info.DefaultApiBase is not null)
+            if (info.HasShorthand && info.IsImplemented && info.DefaultApiBase is not null)
             {
                 clusters.Add(CreateCluster(ShorthandClusterId(info), info.DefaultApiBase, requestConfig));
             }
@@ -342,6 +416,19 @@ internal sealed record RuntimeProvider(
     public string Name => Config.Name;
 
     public bool IsDummy => Config.Type == ProviderType.Dummy;
+
+    /// <summary>
+    /// Whether the gateway can call this provider. When false (a type or API it does not speak yet), <see cref="Policy"/>
+    /// and <see cref="ClusterId"/> are null and an attempt must fail over to the next provider without sending anything.
+    /// </summary>
+    public bool IsImplemented => Config.Implemented;
+
+    /// <summary>
+    /// For <c>api_key_location = "dynamic::NAME"</c>: the <c>tensorzero::credentials</c> entry that carries this
+    /// provider's key per request. The policy then holds the fallback's key, or none: a request that does not supply
+    /// the credential uses the fallback, and without one the attempt fails (TensorZero's "API key missing").
+    /// </summary>
+    public string? DynamicCredentialName { get; init; }
 
     /// <summary>Never print the policy: it holds the credential.</summary>
     public override string ToString() => $"provider '{Name}' of model '{ModelName}'";

@@ -54,7 +54,8 @@ public sealed class ConfigLoaderTests
         openai.ApiKeyLocation.Should().Be(CredentialLocation.Env("MY_KEY"));
         openai.Timeouts.NonStreamingTotal.Should().Be(TimeSpan.FromMilliseconds(1500));
         var azure = model.Providers["azure"];
-        azure.ApiKeyLocation.Should().Be(CredentialLocation.Env("AZURE_OPENAI_API_KEY"));
+        // TensorZero's default, with its legacy variable as fallback.
+        azure.ApiKeyLocation.Should().Be(CredentialLocation.Env("AZURE_API_KEY") with { Fallback = CredentialLocation.Env("AZURE_OPENAI_API_KEY") });
         azure.DeploymentId.Should().Be("dep");
     }
 
@@ -88,7 +89,7 @@ public sealed class ConfigLoaderTests
     {
         { "[gateway]\nbogus = 1\n", "gateway.bogus (line 2): unknown key" },
         { "wat = 1\n", "wat (line 1): unknown key" },
-        { "[metrics.m]\ntype = \"boolean\"\n", "metrics (line 1): is a TensorZero setting that TensorZero.Proxy does not support yet" },
+        { "[metrics.m]\ntype = \"boolean\"\n", "metrics.m: missing required key 'optimize'" },
         { "[gateway]\nbind_address = \"nonsense\"\n", "gateway.bind_address (line 2): 'nonsense' is not a host:port address" },
         { "[gateway]\nbase_path = \"llm\"\n", "gateway.base_path (line 2): 'llm' must be an absolute URL path" },
         { "[gateway]\ndebug = \"yes\"\n", "gateway.debug (line 2): must be a boolean (got a string)" },
@@ -101,8 +102,8 @@ public sealed class ConfigLoaderTests
         { ValidModel.Replace("type = \"openai\"", "type = \"anthropicx\""), "models.m.providers.p.type (line 5): unknown provider type 'anthropicx'" },
         { ValidModel.Replace("type = \"openai\"\n", ""), "models.m.providers.p: missing required key 'type'" },
         { ValidModel.Replace("model_name = \"gpt-4o-mini\"\n", ""), "models.m.providers.p: missing required key 'model_name'" },
-        { ValidModel + "\nbogus = true\n", "models.m.providers.p.bogus (line 8): unknown key (expected one of: type, timeouts, api_key_location, extra_headers, extra_body, allow_credential_override, forward_client_headers, model_name, api_base)" },
-        { ValidModel + "\nextra_headers = [{ name = \"Authorization\", value = \"Bearer x\" }]\n", "models.m.providers.p.extra_headers[0] (line 8): header 'Authorization' carries credentials" },
+        { ValidModel + "\nbogus = true\n", "models.m.providers.p.bogus (line 8): unknown key (expected one of: type, timeouts, extra_headers, extra_body, discard_unknown_chunks, cost, batch_cost, allow_credential_override, forward_client_headers, model_name, api_base, api_key_location, api_type, include_encrypted_reasoning, provider_tools, content_type_overrides)" },
+        { ValidModel + "\nextra_headers = [{ name = \"Host\", value = \"x\" }]\n", "models.m.providers.p.extra_headers[0] (line 8): header 'Host' is a framing or hop-by-hop header" },
         { ValidModel + "\nextra_headers = [{ name = \"X-A\", value = \"v\\r\\nHost: evil\" }]\n", "models.m.providers.p.extra_headers[0] (line 8): the value of header 'X-A' contains a control character" },
         { ValidModel + "\nextra_headers = [{ name = \"Connection\", delete = true }]\n", "models.m.providers.p.extra_headers[0] (line 8): header 'Connection' is a framing or hop-by-hop header" },
         { ValidModel + "\nextra_headers = [{ name = \"X-A\", value = \"v\", when = 1 }]\n", "models.m.providers.p.extra_headers[0] (line 8): unknown key 'when'" },
@@ -113,12 +114,12 @@ public sealed class ConfigLoaderTests
         { ValidModel + "\nextra_body = [{ pointer = \"/t\", value = nan }]\n", "models.m.providers.p.extra_body[0].value (line 8): nan and inf have no JSON form" },
         { ValidModel + "\nforward_client_headers = [\"bad header\"]\n", "models.m.providers.p.forward_client_headers (line 8): 'bad header' is not a header name pattern" },
         { "[gateway.extra_headers]\nmax_entries = 0\n", "gateway.extra_headers.max_entries (line 2): must be between 1 and 1024" },
-        { ValidModel.Replace("\"none\"", "\"dynamic::key\""), "models.m.providers.p.api_key_location (line 7): 'dynamic::key' is not supported yet" },
+        { ValidModel.Replace("\"none\"", "\"env::\""), "models.m.providers.p.api_key_location (line 7): 'env::' names nothing after 'env::'" },
         { ValidModel.Replace("\"none\"", "\"KEY\""), "models.m.providers.p.api_key_location (line 7): 'KEY' is not a credential location" },
         { ValidModel + "\napi_base = \"ftp://x\"\n", "models.m.providers.p.api_base (line 8): 'ftp://x' is not an http(s) URL" },
         { "[models.m]\nrouting = [\"p\"]\n[models.m.providers.p]\ntype = \"vllm\"\nmodel_name = \"x\"\n", "models.m.providers.p: missing required key 'api_base'" },
         { "[models.m]\nrouting = [\"p\"]\n[models.m.providers.p]\ntype = \"azure\"\nendpoint = \"https://x\"\n", "models.m.providers.p: missing required key 'deployment_id'" },
-        { "[models.m]\nrouting = [\"p\"]\n[models.m.providers.p]\ntype = \"azure\"\ndeployment_id = \"d\"\nendpoint = \"nope\"\n", "models.m.providers.p.endpoint (line 6): 'nope' is not an http(s) URL or env::VARIABLE" },
+        { "[models.m]\nrouting = [\"p\"]\n[models.m.providers.p]\ntype = \"azure\"\ndeployment_id = \"d\"\nendpoint = \"nope\"\n", "models.m.providers.p.endpoint (line 6): 'nope' is not an http(s) URL, env::VARIABLE or dynamic::NAME" },
         { ValidModel + "\ntimeouts = { non_streaming.total_ms = 0 }\n", "models.m.providers.p.timeouts.non_streaming.total_ms (line 8): must be a positive number of milliseconds (got 0)" },
         { ValidModel + "\ntimeouts = { streaming.ttft_ms = -5 }\n", "models.m.providers.p.timeouts.streaming.ttft_ms (line 8): must be a positive number of milliseconds (got -5)" },
         { ValidModel + "\ntimeouts = { streaming.ttft_ms = 1.5 }\n", "models.m.providers.p.timeouts.streaming.ttft_ms (line 8): must be an integer (got a float)" },
@@ -132,15 +133,15 @@ public sealed class ConfigLoaderTests
         { ValidModel + Function("model = \"m\"\nweight = -1"), "functions.f.variants.v.weight (line 15): must be a number >= 0" },
         { ValidModel + Function("model = \"m\"\ntemperature = \"hot\""), "functions.f.variants.v.temperature (line 15): must be a number" },
         { ValidModel + Function("model = \"m\"\nmax_tokens = 0"), "functions.f.variants.v.max_tokens (line 15): must be an integer > 0" },
-        { ValidModel + Function("model = \"m\"\nstop_sequences = [1]"), "functions.f.variants.v.stop_sequences (line 15): must be an array of strings" },
+        { ValidModel + Function("model = \"m\"\nstop_sequences = [1]"), "functions.f.variants.v.stop_sequences[0] (line 15): must be a string (got an integer)" },
         { ValidModel + Function("model = \"m\"\nretries = { num_retries = -1 }"), "functions.f.variants.v.retries.num_retries (line 15): must be between 0 and 100" },
         { ValidModel + Function("model = \"m\"\nretries = { max_delay_s = 0 }"), "functions.f.variants.v.retries.max_delay_s (line 15): must be a positive number of seconds" },
-        { ValidModel + Function("model = \"m\"\nsystem_template = \"x\""), "functions.f.variants.v.system_template (line 15): is a TensorZero setting that TensorZero.Proxy does not support yet" },
+        { ValidModel + Function("model = \"m\"\nsystem_template = \"no-such-template.minijinja\""), "functions.f.variants.v.system_template (line 15): cannot read '" },
         { ValidModel + Function("model = \"m\"\nmystery = 1"), "functions.f.variants.v.mystery (line 15): unknown key" },
-        { ValidModel + Function("model = \"m\"").Replace("type = \"chat_completion\"", "type = \"best_of_n\""), "functions.f.variants.v.type (line 13): variant type 'best_of_n' is not supported" },
-        { ValidModel + Function("model = \"m\"").Replace("type = \"chat\"", "type = \"json\""), "functions.f.type (line 10): functions of type 'json' are not supported yet" },
+        { ValidModel + Function("model = \"m\"").Replace("type = \"chat_completion\"", "type = \"best_of_n\""), "functions.f.variants.v.type (line 13): unknown variant type 'best_of_n'" },
+        { ValidModel + Function("model = \"m\"").Replace("type = \"chat\"", "type = \"json\""), "functions.f.variants.v: missing required key 'json_mode': functions.f is a json function" },
         { ValidModel + Function("model = \"m\"") + "\n[functions.f.experimentation]\ntype = \"static_weights\"\ncandidate_variants = { ghost = 1.0 }\n",
-            "functions.f.experimentation.candidate_variants (line 17): names variant 'ghost', which is not defined under [functions.f.variants]" },
+            "functions.f.experimentation.candidate_variants (line 17): names variant 'ghost', which is not defined under the function's variants" },
         { ValidModel + Function("model = \"m\"") + "\n[functions.f.experimentation]\ntype = \"uniform\"\nfallback_variants = [\"ghost\"]\n",
             "functions.f.experimentation.fallback_variants (line 17): names variant 'ghost'" },
         { ValidModel + Function("model = \"m\"") + "\n[functions.f.experimentation]\ntype = \"bandit\"\n", "functions.f.experimentation.type (line 16): unknown experimentation type 'bandit'" },
@@ -171,8 +172,9 @@ public sealed class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("", "a=1,b=1")]
-    [InlineData("weight = 2.0", "a=2,b=0")]
+    [InlineData("", "a=1,b=1|")]
+    [InlineData("weight = 2.0", "a=2|b")]
+    [InlineData("weight = 0", "|b")]
     public void Parse_NoExperimentation_UsesLegacyWeightsElseUniform(string weightOfA, string expected)
     {
         var config = ConfigLoader.Parse(ValidModel + $$"""
@@ -189,7 +191,8 @@ public sealed class ConfigLoaderTests
             model = "m"
             """);
 
-        string.Join(",", config.Functions["f"].Experimentation.Candidates.Select(c => $"{c.Key}={c.Value}")).Should().Be(expected);
+        var experimentation = config.Functions["f"].Experimentation;
+        (string.Join(",", experimentation.Candidates.Select(c => $"{c.Key}={c.Value}")) + "|" + string.Join(",", experimentation.Fallbacks)).Should().Be(expected);
     }
 
     [Theory]
@@ -247,8 +250,8 @@ public sealed class ConfigLoaderTests
         var act = () => GatewayRuntime.Build(config, _ => null);
 
         act.Should().Throw<ConfigException>().Which.Errors.Should().ContainSingle()
-            .Which.Should().Be("models.m.providers.p.api_key_location: environment variable 'SOME_MISSING_KEY' is not set " +
-                "(the provider is in the routing of model 'm'; set it, or use api_key_location = \"none\")");
+            .Which.Should().Be("models.m.providers.p.api_key_location: environment variable 'SOME_MISSING_KEY' is not set; " +
+                "set it, or use api_key_location = \"none\" (the provider is in the routing of model 'm')");
     }
 
     [Fact]
@@ -276,7 +279,7 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
-    public void BuildRuntime_VariantCredentialHeader_NeedsEveryProviderToAllowOverride()
+    public void BuildRuntime_VariantCredentialHeader_IsAllowedFromConfiguration()
     {
         var config = ConfigLoader.Parse(ValidModel + """
 
@@ -289,10 +292,10 @@ public sealed class ConfigLoaderTests
             extra_headers = [{ name = "api-key", value = "k" }]
             """);
 
-        var act = () => GatewayRuntime.Build(config, _ => null);
+        // The configuration is trusted (as in TensorZero): only request-level headers need allow_credential_override.
+        var runtime = GatewayRuntime.Build(config, _ => null);
 
-        act.Should().Throw<ConfigException>().Which.Errors.Should().ContainSingle().Which.Should()
-            .Be("functions.f.variants.v.extra_headers: header 'api-key' carries credentials, but provider 'p' of model 'm' does not set allow_credential_override = true");
+        runtime.Functions["f"].Variants["v"].Config.ExtraHeaders.Should().ContainSingle().Which.Name.Should().Be("api-key");
     }
 
     [Fact]
@@ -312,7 +315,7 @@ public sealed class ConfigLoaderTests
     [Fact]
     public void BuildRuntime_ActivityTimeout_IsAboveEveryConfiguredTimeout()
     {
-        var config = ConfigLoader.Parse(ValidModel + "\ntimeouts = { non_streaming.total_ms = 1800000 }\n");
+        var config = ConfigLoader.Parse(ValidModel + "\ntimeouts = { non_streaming.total_ms = 1800000 }\n[gateway]\nglobal_outbound_http_timeout_ms = 2400000\n");
 
         var runtime = GatewayRuntime.Build(config, _ => null);
 

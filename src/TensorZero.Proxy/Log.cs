@@ -5,7 +5,7 @@ namespace TensorZero.Proxy;
 
 /// <summary>
 /// Every log message of the gateway. Event ids: 1xx start-up and configuration, 2xx inference attempts, 3xx resilience (circuits, retries),
-/// 4xx observability (queue, ClickHouse).
+/// 4xx observability (queue, ClickHouse, 42x feedback).
 /// Messages quote ids; they never carry a credential or a request body.
 /// </summary>
 internal static partial class Log
@@ -69,6 +69,9 @@ internal static partial class Log
 
     [LoggerMessage(414, LogLevel.Error, "A {Table} row could not be serialized; it is not recorded")]
     public static partial void RowFailed(ILogger logger, string table, Exception exception);
+
+    [LoggerMessage(420, LogLevel.Warning, "Feedback {FeedbackId} could not be queued for {Table} (queue full or stopping); the client was told to retry")]
+    public static partial void FeedbackNotQueued(ILogger logger, Guid feedbackId, string table);
 
     [LoggerMessage(200, LogLevel.Debug, "Attempt at provider '{Provider}' of model '{Model}': {Outcome} (status {Status}) after {ElapsedMs} ms")]
     public static partial void AttemptFinished(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs);

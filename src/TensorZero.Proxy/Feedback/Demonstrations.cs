@@ -80,7 +80,7 @@ internal static class Demonstrations
     {
         stored = "";
         var output = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(output))
+        using (var writer = new Utf8JsonWriter(output, JsonOptions.Writer))
         {
             writer.WriteStartArray();
             if (value.ValueKind == JsonValueKind.String)
@@ -124,7 +124,7 @@ internal static class Demonstrations
         }
         var raw = Compact(value);
         var output = new ArrayBufferWriter<byte>(raw.Length * 2 + 32);
-        using (var writer = new Utf8JsonWriter(output))
+        using (var writer = new Utf8JsonWriter(output, JsonOptions.Writer))
         {
             writer.WriteStartObject();
             writer.WriteString("raw", raw);
@@ -244,7 +244,7 @@ internal static class Demonstrations
     internal static string Compact(JsonElement value)
     {
         var output = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var writer = new Utf8JsonWriter(output, JsonOptions.Writer))
         {
             value.WriteTo(writer);
         }

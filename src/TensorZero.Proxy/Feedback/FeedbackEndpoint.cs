@@ -81,7 +81,17 @@ internal sealed class FeedbackHandler
             return;
         }
 
-        var (feedbackId, error) = await ProcessAsync(request!, cancellationToken);
+        Guid feedbackId;
+        FeedbackError? error;
+        try
+        {
+            (feedbackId, error) = await ProcessAsync(request!, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left while its target was looked up: nothing was queued, nobody is left to answer.
+            return;
+        }
         if (error is { } e)
         {
             await WriteErrorAsync(context, e);

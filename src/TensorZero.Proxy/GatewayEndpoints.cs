@@ -1,12 +1,13 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using TensorZero.Proxy.Feedback;
 using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Routing;
 
 namespace TensorZero.Proxy;
 
-/// <summary>The gateway's own endpoints: model list, status, health and metrics.</summary>
+/// <summary>The gateway's own endpoints: model list, status, health, metrics and feedback.</summary>
 internal static class GatewayEndpoints
 {
     private static readonly string Version =
@@ -18,6 +19,7 @@ internal static class GatewayEndpoints
         app.MapGet(basePath + "/v1/models", ListModels);
         app.MapGet(basePath + "/status", () => Results.Json(new { status = "ok", version = Version }));
         app.MapObservabilityEndpoints(basePath);
+        app.MapFeedbackEndpoint(basePath);
     }
 
     /// <summary>Every name that works as a request's <c>model</c>, in OpenAI's list shape.</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using TensorZero.Proxy.Configuration;
+using TensorZero.Proxy.Feedback;
 using TensorZero.Proxy.Inference;
 using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Providers;
@@ -166,6 +167,7 @@ internal static class GatewayHost
         // app, or a direct route to compare against): YARP merges them with the gateway's own.
         services.AddReverseProxy().LoadFromConfig(configuration.GetSection("ReverseProxy"));
         services.AddTensorZeroObservability(configuration, runtime);
+        services.AddTensorZeroFeedback();
         return services;
     }
 

@@ -5,7 +5,7 @@ namespace TensorZero.Proxy;
 
 /// <summary>
 /// Every log message of the gateway. Event ids: 1xx start-up and configuration, 2xx inference attempts, 3xx resilience (circuits, retries),
-/// 4xx observability (queue, ClickHouse).
+/// 4xx observability (queue, ClickHouse, 42x feedback).
 /// Messages quote ids; they never carry a credential or a request body.
 /// </summary>
 internal static partial class Log
@@ -28,8 +28,8 @@ internal static partial class Log
     [LoggerMessage(400, LogLevel.Information, "Observability: {Mode} (ClickHouse {ClickHouse}, data folder '{DataDir}')")]
     public static partial void ObservabilityMode(ILogger logger, string mode, string clickHouse, string dataDir);
 
-    [LoggerMessage(401, LogLevel.Information, "Observability queue resumed from '{DataDir}': {ChatRows} ChatInference and {ModelRows} ModelInference row(s) waiting")]
-    public static partial void QueueResumed(ILogger logger, string dataDir, long chatRows, long modelRows);
+    [LoggerMessage(401, LogLevel.Information, "Observability queue resumed from '{DataDir}': {Rows} row(s) waiting ({Tables})")]
+    public static partial void QueueResumed(ILogger logger, string dataDir, long rows, string tables);
 
     [LoggerMessage(402, LogLevel.Information, "ClickHouse migrations at {ClickHouse}: {Count} applied ({Versions})")]
     public static partial void MigrationsApplied(ILogger logger, string clickHouse, int count, string versions);
@@ -61,11 +61,17 @@ internal static partial class Log
     [LoggerMessage(411, LogLevel.Warning, "Observability writer did not finish within the drain time; {Records} record(s) in memory are lost")]
     public static partial void WriterStopTimedOut(ILogger logger, int records);
 
-    [LoggerMessage(412, LogLevel.Information, "Observability stopped; {ChatRows} ChatInference and {ModelRows} ModelInference row(s) stay queued on disk for the next start")]
-    public static partial void ObservabilityStopped(ILogger logger, long chatRows, long modelRows);
+    [LoggerMessage(412, LogLevel.Information, "Observability stopped; row(s) that stay queued on disk for the next start: {Tables}")]
+    public static partial void ObservabilityStopped(ILogger logger, string tables);
 
     [LoggerMessage(413, LogLevel.Error, "Writing a batch of {Records} inference record(s) to the observability queue failed; they are lost")]
     public static partial void BatchFailed(ILogger logger, int records, Exception exception);
+
+    [LoggerMessage(414, LogLevel.Error, "A {Table} row could not be serialized; it is not recorded")]
+    public static partial void RowFailed(ILogger logger, string table, Exception exception);
+
+    [LoggerMessage(420, LogLevel.Warning, "Feedback {FeedbackId} could not be queued for {Table} (queue full or stopping); the client was told to retry")]
+    public static partial void FeedbackNotQueued(ILogger logger, Guid feedbackId, string table);
 
     [LoggerMessage(200, LogLevel.Debug, "Attempt at provider '{Provider}' of model '{Model}': {Outcome} (status {Status}) after {ElapsedMs} ms")]
     public static partial void AttemptFinished(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs);

@@ -273,7 +273,7 @@ internal static class GatewaySettingsMapper
             basePath = basePath.TrimEnd('/');
         }
 
-        foreach (var key in (ReadOnlySpan<string>)["unstable_disable_feedback_target_validation", "unstable_error_json",
+        foreach (var key in (ReadOnlySpan<string>)["unstable_error_json",
             "disable_pseudonymous_usage_analytics", "fetch_and_encode_input_files_before_inference"])
         {
             reader.Compat(table, path, key, TomlKind.Boolean);
@@ -321,6 +321,7 @@ internal static class GatewaySettingsMapper
             TemplateBaseDirectory = templateBase,
             Cache = MapCache(reader, table),
             GlobalOutboundHttpTimeout = global,
+            DisableFeedbackTargetValidation = reader.Bool(table, path, "unstable_disable_feedback_target_validation") ?? false,
         };
     }
 

@@ -83,6 +83,12 @@ internal sealed record GatewaySettings
     /// </summary>
     public TimeSpan GlobalOutboundHttpTimeout { get; init; } = DefaultGlobalOutboundHttpTimeout;
 
+    /// <summary>
+    /// <c>unstable_disable_feedback_target_validation</c>: <c>POST /feedback</c> records metric and comment feedback
+    /// without checking that its inference or episode exists (a demonstration still needs its inference).
+    /// </summary>
+    public bool DisableFeedbackTargetValidation { get; init; }
+
     /// <summary>TensorZero's default for <c>global_outbound_http_timeout_ms</c>.</summary>
     public static TimeSpan DefaultGlobalOutboundHttpTimeout { get; } = TimeSpan.FromMinutes(15);
 }

@@ -12,13 +12,6 @@ using TensorZero.Proxy.Inference;
 
 namespace TensorZero.Proxy.Observability;
 
-/// <summary>The ClickHouse tables the gateway writes, each with its own queue folder of the same name.</summary>
-internal enum RecordTable
-{
-    ChatInference,
-    ModelInference,
-}
-
 /// <summary>
 /// Turns a completed inference into ClickHouse <c>JSONEachRow</c> lines (DESIGN.md §7): one <c>ChatInference</c>
 /// row and one <c>ModelInference</c> row per attempt that was made (circuit-open skips are not attempts). Only
@@ -55,8 +48,86 @@ internal sealed class InferenceRecords
         _ticksPerSecond = time.TimestampFrequency;
     }
 
+    /// <summary>
+    /// Whether the last inference written by <see cref="Write(InferenceFeature, IBufferWriter{byte}, IBufferWriter{byte})"/>
+    /// offered tools (its <c>tool_params</c> is not empty): the recent-inference index keeps this one bit, so a
+    /// demonstration with tool calls for an inference that had no tools is refused without a query.
+    /// </summary>
+    public bool LastHadTools { get; private set; }
+
     /// <summary>Appends the inference's rows (each a line) to the two outputs; returns how many rows each got.</summary>
     public (int Chat, int Model) Write(InferenceFeature inference, IBufferWriter<byte> chat, IBufferWriter<byte> model)
+    {
+        var modelRows = WriteModelInferences(inference, model);
+        WriteChatInference(inference, chat);
+        return (1, modelRows);
+    }
+
+    /// <summary>
+    /// A JSON function's inference: its <c>JsonInference</c> row as <paramref name="row"/> gives it (in place of a
+    /// <c>ChatInference</c> row) and a <c>ModelInference</c> row per attempt of <paramref name="inference"/>. Returns
+    /// how many <c>ModelInference</c> rows were written.
+    /// </summary>
+    public int WriteJsonInference(InferenceFeature inference, JsonInferenceRow row, IBufferWriter<byte> json, IBufferWriter<byte> model)
+    {
+        var modelRows = WriteModelInferences(inference, model);
+        WriteJsonInference(row, json);
+        return modelRows;
+    }
+
+    /// <summary>Appends one row (a line) of the row's table to <paramref name="output"/>.</summary>
+    public void Write(ObservabilityRow row, IBufferWriter<byte> output)
+    {
+        switch (row)
+        {
+            case JsonInferenceRow json:
+                WriteJsonInference(json, output);
+                break;
+            case BooleanMetricFeedbackRow boolean:
+                StartRow(output);
+                Column("id"u8, boolean.Id);
+                Column("target_id"u8, boolean.TargetId);
+                Column("metric_name"u8, boolean.MetricName);
+                Column("value"u8, boolean.Value ? 1 : 0);
+                WriteNested("tags.key"u8, "tags.value"u8, boolean.Tags);
+                WriteTimestamp(boolean.Timestamp);
+                EndRow();
+                break;
+            case FloatMetricFeedbackRow number:
+                StartRow(output);
+                Column("id"u8, number.Id);
+                Column("target_id"u8, number.TargetId);
+                Column("metric_name"u8, number.MetricName);
+                FloatColumn("value"u8, number.Value);
+                WriteNested("tags.key"u8, "tags.value"u8, number.Tags);
+                WriteTimestamp(number.Timestamp);
+                EndRow();
+                break;
+            case CommentFeedbackRow comment:
+                StartRow(output);
+                Column("id"u8, comment.Id);
+                Column("target_id"u8, comment.TargetId);
+                Column("target_type"u8, comment.TargetType == FeedbackTargetType.Inference ? "inference" : "episode");
+                Column("value"u8, comment.Value);
+                WriteNested("tags.key"u8, "tags.value"u8, comment.Tags);
+                WriteTimestamp(comment.Timestamp);
+                EndRow();
+                break;
+            case DemonstrationFeedbackRow demonstration:
+                StartRow(output);
+                Column("id"u8, demonstration.Id);
+                Column("inference_id"u8, demonstration.InferenceId);
+                Column("value"u8, demonstration.Value);
+                WriteNested("tags.key"u8, "tags.value"u8, demonstration.Tags);
+                WriteTimestamp(demonstration.Timestamp);
+                EndRow();
+                break;
+            default:
+                throw new ArgumentException($"No row writer for {row.GetType().Name}.", nameof(row));
+        }
+    }
+
+    private int WriteModelInferences(InferenceFeature inference, IBufferWriter<byte> model)
     {
         foreach (var attempt in inference.Attempts)
         {
@@ -73,8 +144,37 @@ internal sealed class InferenceRecords
                 modelRows++;
             }
         }
-        WriteChatInference(inference, chat);
-        return (1, modelRows);
+        return modelRows;
+    }
+
+    private void WriteJsonInference(JsonInferenceRow row, IBufferWriter<byte> output)
+    {
+        StartRow(output);
+        Column("id"u8, row.Id);
+        Column("episode_id"u8, row.EpisodeId);
+        Column("function_name"u8, row.FunctionName);
+        Column("variant_name"u8, row.VariantName);
+        Column("model"u8, row.Model);
+        Column("model_name"u8, row.ModelName);
+        Column("model_provider_name"u8, row.ModelProviderName);
+        Column("input"u8, row.Input);
+        Column("output"u8, row.Output);
+        Column("output_schema"u8, row.OutputSchema);
+        Column("auxiliary_content"u8, row.AuxiliaryContent);
+        Column("inference_params"u8, row.InferenceParams);
+        WriteNested("tags.key"u8, "tags.value"u8, row.Tags);
+        Column("extra_headers"u8, row.ExtraHeaders);
+        Column("extra_body"u8, row.ExtraBody);
+        Column("input_tokens"u8, row.InputTokens);
+        Column("output_tokens"u8, row.OutputTokens);
+        Column("finish_reason"u8, row.FinishReason);
+        Column("processing_time_ms"u8, Milliseconds(row.ProcessingTime));
+        Column("ttft_ms"u8, row.TimeToFirstToken is { } ttft ? Milliseconds(ttft) : null);
+        Column("outcome"u8, row.Outcome);
+        Column("attempt_count"u8, row.AttemptCount);
+        Column("stream"u8, row.Stream ? 1 : 0);
+        WriteTimestamp(row.Timestamp);
+        EndRow();
     }
 
     private void WriteChatInference(InferenceFeature inference, IBufferWriter<byte> output)
@@ -204,6 +304,15 @@ internal sealed class InferenceRecords
         _row.Advance(length);
     }
 
+    /// <summary>A finite number, shortest round-trip text (JSON has no NaN or infinities, so none arrive here).</summary>
+    private void FloatColumn(ReadOnlySpan<byte> name, double value)
+    {
+        Name(name);
+        var span = _row.GetSpan(32);
+        value.TryFormat(span, out var length, "R", CultureInfo.InvariantCulture);
+        _row.Advance(length);
+    }
+
     private void Column(ReadOnlySpan<byte> name, Guid value)
     {
         Name(name);
@@ -261,6 +370,7 @@ internal sealed class InferenceRecords
             }
         }
         WriteText("input"u8, messages);
+        LastHadTools = _tools.Count > 0;
         WriteObjectText("tool_params"u8, body, _tools);
         WriteObjectText("inference_params"u8, body, _parameters);
     }

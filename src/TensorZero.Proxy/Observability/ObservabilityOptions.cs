@@ -55,6 +55,18 @@ internal sealed class ObservabilityOptions
     /// </summary>
     public TimeSpan DurableWriteWait { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// Recorded inferences remembered in memory (id, episode, function) for <c>POST /feedback</c>'s target checks;
+    /// older ones are looked up in ClickHouse when it is configured. About 100 bytes each. Default 100,000.
+    /// </summary>
+    public int RecentInferences { get; set; } = 100_000;
+
+    /// <summary>
+    /// How long after its id's own time a feedback target that nothing knows yet is waited for (an inference still
+    /// streaming, a record still on its way to the queue), as TensorZero's 6 s cooldown. Default 6 s.
+    /// </summary>
+    public TimeSpan FeedbackTargetWait { get; set; } = TimeSpan.FromSeconds(6);
+
     /// <summary>Timeout of one ClickHouse HTTP request. Default 30 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -80,6 +92,8 @@ internal sealed class ObservabilityOptions
         Check(RetryBaseDelay > TimeSpan.Zero && RetryMaxDelay >= RetryBaseDelay, "RetryBaseDelay must be positive and at most RetryMaxDelay");
         Check(DrainTimeout >= TimeSpan.Zero, "DrainTimeout must not be negative");
         Check(RequestTimeout > TimeSpan.Zero, "RequestTimeout must be positive");
+        Check(RecentInferences >= 1, "RecentInferences must be at least 1");
+        Check(FeedbackTargetWait >= TimeSpan.Zero, "FeedbackTargetWait must not be negative");
         return errors;
     }
 }

@@ -66,7 +66,7 @@ internal sealed class ClickHouseHealth
 
 /// <summary>
 /// Runs observability in the background: at start the writer resumes the queues and, with ClickHouse, one
-/// shipper per table starts (migrations first). At shutdown the writer puts every record it took on disk, the
+/// shipper per table of <see cref="RecordTables"/> starts (migrations first). At shutdown the writer puts every record it took on disk, the
 /// shippers drain for at most <c>DrainTimeout</c>, and whatever is left stays in the segment files for the next
 /// start.
 /// </summary>
@@ -108,13 +108,19 @@ internal sealed class ObservabilityService : IHostedService, IDisposable
         }
 
         var gate = new MigrationGate(_client, _time, _logger);
-        _shippers.Add(new ClickHouseShipper(RecordTable.ChatInference, _writer.Chat!, _client, gate, _health, _settings.Options, _time, _logger));
-        _shippers.Add(new ClickHouseShipper(RecordTable.ModelInference, _writer.Model!, _client, gate, _health, _settings.Options, _time, _logger));
-        _writer.RowsWritten += () =>
+        foreach (var table in RecordTables.All)
         {
-            foreach (var shipper in _shippers)
+            _shippers.Add(new ClickHouseShipper(table, _writer.Queue(table)!, _client, gate, _health, _settings.Options, _time, _logger));
+        }
+        // Only the shippers of the tables that got rows are woken (an inference wakes two of them).
+        _writer.RowsWritten += tables =>
+        {
+            for (var i = 0; i < _shippers.Count; i++)
             {
-                shipper.Notify();
+                if ((tables & (1 << i)) != 0)
+                {
+                    _shippers[i].Notify();
+                }
             }
         };
         _shipping = Task.WhenAll(_shippers.Select(s => Task.Run(() => s.RunAsync(_stopping.Token))));
@@ -135,7 +141,7 @@ internal sealed class ObservabilityService : IHostedService, IDisposable
         }
         _stopping.CancelAfter(drain);
         await _shipping.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        Log.ObservabilityStopped(_logger, _writer.Chat?.PendingRows ?? 0, _writer.Model?.PendingRows ?? 0);
+        Log.ObservabilityStopped(_logger, _writer.DescribePending());
     }
 
     public void Dispose()

@@ -38,6 +38,7 @@ internal static class ObservabilityServiceCollectionExtensions
             services.AddSingleton(_ => new ClickHouseClient(endpoint, options.RequestTimeout));
         }
         services.AddSingleton<ClickHouseHealth>();
+        services.AddSingleton(new RecentInferences(settings.Mode == ObservabilityMode.Disabled ? 1 : options.RecentInferences));
         services.AddSingleton<ObservabilityWriter>();
         services.AddSingleton<IInferenceObserver>(sp => sp.GetRequiredService<ObservabilityWriter>());
         services.AddHostedService<ObservabilityService>();
@@ -55,7 +56,7 @@ internal static class ObservabilityServiceCollectionExtensions
         });
         app.MapGet(basePath + "/metrics", (GatewayMetrics metrics, ObservabilityWriter writer, ProviderCircuitBreakers breakers) =>
             Results.Text(
-                metrics.Render(breakers.States, [writer.Metrics(RecordTable.ChatInference), writer.Metrics(RecordTable.ModelInference)]),
+                metrics.Render(breakers.States, [.. RecordTables.All.Select(writer.Metrics)]),
                 "text/plain; version=0.0.4; charset=utf-8"));
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using TensorZero.Proxy.Inference;
@@ -6,80 +7,132 @@ using TensorZero.Proxy.Inference;
 namespace TensorZero.Proxy.Observability;
 
 /// <summary>
-/// The inference observer of observability (DESIGN.md §1 step 5, §7). A completing request queues its inference
-/// and the records reach the two durable queues by group commit (<see cref="GroupCommit{T}"/>): the request that
-/// finds no write in progress writes every record queued so far itself, one write(2) per table; one that finds a
-/// write in progress awaits the batch that carries its record. The response completes once its record is in the
-/// queue file, so a process killed right after its responses loses none of their records; uncontended, there is
-/// no thread hop and no background wake-up on this path. The wait is bounded by
-/// <see cref="ObservabilityOptions.DurableWriteWait"/>: a stalled disk never holds a client longer, and the
-/// record stays queued until it is written. Dry runs are counted, never recorded.
+/// An item of the group commit: a completed inference (its <c>ChatInference</c> row, or the <c>JsonInference</c>
+/// row in <see cref="Row"/> for a JSON function, and its <c>ModelInference</c> rows), or a row recorded on its own
+/// (<see cref="Inference"/> null: feedback). A struct of two references, so queuing an inference allocates nothing.
+/// </summary>
+internal readonly record struct PendingRecord(InferenceFeature? Inference, ObservabilityRow? Row);
+
+/// <summary>
+/// The inference observer of observability (DESIGN.md §1 step 5, §7), and the writer of every other row (feedback,
+/// JSON inferences). A completing request queues its record and the records reach the durable queues of their
+/// tables (<see cref="RecordTables"/>, one <see cref="SegmentQueue"/> each) by group commit
+/// (<see cref="GroupCommit{T}"/>): the request that finds no write in progress writes every record queued so far
+/// itself, one write(2) per table that has rows; one that finds a write in progress awaits the batch that carries
+/// its record. The response completes once its record is in the queue file, so a process killed right after its
+/// responses loses none of their records; uncontended, there is no thread hop and no background wake-up on this
+/// path. The wait is bounded by <see cref="ObservabilityOptions.DurableWriteWait"/>: a stalled disk never holds a
+/// client longer, and the record stays queued until it is written. Dry runs are counted, never recorded.
+/// Written inferences are remembered in <see cref="RecentInferences"/> for feedback's target checks.
 /// </summary>
 internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
 {
+    /// <summary>Bytes of rows grouped into one write per table, at most (one larger record is written alone).</summary>
+    private const int WriteBytes = 1024 * 1024;
+
     private readonly ObservabilitySettings _settings;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ObservabilityWriter> _logger;
-    private readonly Dictionary<RecordTable, Counters> _counters = new()
-    {
-        [RecordTable.ChatInference] = new Counters(),
-        [RecordTable.ModelInference] = new Counters(),
-    };
+    private readonly RecentInferences _recent;
+    private readonly Counters[] _counters = [.. RecordTables.All.Select(_ => new Counters())];
+    private readonly SegmentQueue?[] _queues = new SegmentQueue?[RecordTables.Count];
 
-    private readonly GroupCommit<InferenceFeature> _commit;
+    private readonly GroupCommit<PendingRecord> _commit;
     private readonly InferenceRecords _records;
     // Used by the one writer of the group commit only.
-    private ArrayBufferWriter<byte> _chat = new(64 * 1024);
-    private ArrayBufferWriter<byte> _model = new(64 * 1024);
+    private readonly ArrayBufferWriter<byte>[] _buffers = new ArrayBufferWriter<byte>[RecordTables.Count];
+    private readonly int[] _rows = new int[RecordTables.Count];
+    // The inferences serialized in the current write, for the recent-inference index, and whether each is a JSON one.
+    private readonly List<(Guid Id, RecordedInference Inference)> _written = [];
+    private readonly List<bool> _writtenJson = [];
     private FileStream? _lock;
     private Task _flusher = Task.CompletedTask;
 
-    public ObservabilityWriter(ObservabilitySettings settings, GatewayMetrics metrics, TimeProvider time, ILogger<ObservabilityWriter> logger)
+    public ObservabilityWriter(
+        ObservabilitySettings settings, GatewayMetrics metrics, TimeProvider time, ILogger<ObservabilityWriter> logger, RecentInferences recent)
     {
         _settings = settings;
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _recent = recent;
         _records = new InferenceRecords(settings.Options.MaxRawBytes, time);
-        _commit = new GroupCommit<InferenceFeature>(
+        // The inference tables get rows with nearly every batch; the others start small and grow if used.
+        foreach (var table in RecordTables.All)
+        {
+            _buffers[(int)table] = new ArrayBufferWriter<byte>(table is RecordTable.ChatInference or RecordTable.ModelInference ? 64 * 1024 : 1024);
+        }
+        _commit = new GroupCommit<PendingRecord>(
             WriteBatch,
             BatchFailed,
-            released => Interlocked.Add(ref _counters[RecordTable.ChatInference].SlowWrites, released),
+            released => Interlocked.Add(ref _counters[(int)RecordTable.ChatInference].SlowWrites, released),
             settings.Options.MaxPendingRecords,
             leaderBatches: 8,
             settings.Options.DurableWriteWait,
             time);
     }
 
-    /// <summary>The queues, once <see cref="Start"/> has opened them.</summary>
-    public SegmentQueue? Chat { get; private set; }
+    /// <summary>Whether anything is recorded (<c>[gateway.observability] enabled</c> is not false).</summary>
+    public bool Enabled => _settings.Mode != ObservabilityMode.Disabled;
 
-    public SegmentQueue? Model { get; private set; }
+    /// <summary>The inferences written lately, for feedback's target checks.</summary>
+    public RecentInferences Recent => _recent;
 
-    /// <summary>Called after every append, so shippers need not poll.</summary>
-    public event Action? RowsWritten;
+    /// <summary>
+    /// Called after every write of a batch with the mask of tables that got rows (<see cref="RecordTables.Bit"/>), so
+    /// shippers need not poll and only those of these tables are woken.
+    /// </summary>
+    public event Action<int>? RowsWritten;
+
+    /// <summary>The table's queue, once <see cref="Start"/> has opened it.</summary>
+    public SegmentQueue? Queue(RecordTable table) => _queues[(int)table];
 
     /// <inheritdoc />
-    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference)
+    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference) => OnCompleted(context, inference, json: null);
+
+    /// <summary>
+    /// A completed inference: with <paramref name="json"/> null its <c>ChatInference</c> row, else (a JSON
+    /// function's inference) the <c>JsonInference</c> row as given; then a <c>ModelInference</c> row per attempt of
+    /// <paramref name="inference"/>, all in the same group commit. Completes once the rows are in the queue files
+    /// (at most <see cref="ObservabilityOptions.DurableWriteWait"/>).
+    /// </summary>
+    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference, JsonInferenceRow? json)
     {
         _metrics.Record(inference);
         if (_settings.Mode == ObservabilityMode.Disabled || inference.Fields.DryRun)
         {
             return default;
         }
-        if (!_commit.TryAdd(inference, out var written))
+        if (!_commit.TryAdd(new PendingRecord(inference, json), out var written))
         {
             // A backlog this deep means the disk has stalled for long (or the gateway is stopping): count, never block.
-            Interlocked.Increment(ref _counters[RecordTable.ChatInference].DroppedInMemory);
-            Interlocked.Add(ref _counters[RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
+            Interlocked.Increment(ref _counters[(int)(json is null ? RecordTable.ChatInference : RecordTable.JsonInference)].DroppedInMemory);
+            Interlocked.Add(ref _counters[(int)RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
         }
         return written;
     }
 
     /// <summary>
-    /// Takes the data folder (a lock file: one process per folder), resumes both queues from their segments and
-    /// starts the background flusher. Throws <see cref="IOException"/> when another process holds the folder.
+    /// Queues one row of its own (feedback, or a <see cref="JsonInferenceRow"/> written apart from its inference);
+    /// <paramref name="written"/> completes once it is in its queue file (at most
+    /// <see cref="ObservabilityOptions.DurableWriteWait"/>). False, with nothing queued and the row counted as
+    /// dropped, when observability is disabled, the writer's backlog is full or the gateway is stopping.
+    /// </summary>
+    public bool TryWrite(ObservabilityRow row, out ValueTask written)
+    {
+        if (_settings.Mode != ObservabilityMode.Disabled && _commit.TryAdd(new PendingRecord(null, row), out written))
+        {
+            return true;
+        }
+        Interlocked.Increment(ref _counters[(int)row.Table].DroppedInMemory);
+        written = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Takes the data folder (a lock file: one process per folder), resumes every table's queue from its segments
+    /// and starts the background flusher. Throws <see cref="IOException"/> when another process holds the folder.
     /// </summary>
     public void Start()
     {
@@ -93,9 +146,11 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
             throw new IOException($"The observability data folder '{_settings.DataDir}' is in use by another gateway process: {ex.Message}", ex);
         }
         var options = _settings.Options;
-        Chat = SegmentQueue.Open(Path.Combine(_settings.DataDir, nameof(RecordTable.ChatInference)), options.SegmentBytes, options.MaxQueueBytes);
-        Model = SegmentQueue.Open(Path.Combine(_settings.DataDir, nameof(RecordTable.ModelInference)), options.SegmentBytes, options.MaxQueueBytes);
-        Log.QueueResumed(_logger, _settings.DataDir, Chat.PendingRows, Model.PendingRows);
+        foreach (var table in RecordTables.All)
+        {
+            _queues[(int)table] = SegmentQueue.Open(Path.Combine(_settings.DataDir, table.Name()), options.SegmentBytes, options.MaxQueueBytes);
+        }
+        Log.QueueResumed(_logger, _settings.DataDir, _queues.Sum(q => q!.PendingRows), DescribePending());
         _flusher = Task.Run(FlushLoopAsync);
     }
 
@@ -113,12 +168,19 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         }
     }
 
+    /// <summary>The tables with rows waiting to be shipped, e.g. "ChatInference 3, ModelInference 4" ("none" when empty).</summary>
+    public string DescribePending()
+    {
+        var waiting = RecordTables.All.Where(t => (Queue(t)?.PendingRows ?? 0) > 0).Select(t => $"{t.Name()} {Queue(t)!.PendingRows}").ToList();
+        return waiting.Count == 0 ? "none" : string.Join(", ", waiting);
+    }
+
     /// <summary>The table's numbers for /metrics.</summary>
     public QueueMetrics Metrics(RecordTable table)
     {
-        var queue = table == RecordTable.ChatInference ? Chat : Model;
-        var counters = _counters[table];
-        return new QueueMetrics(table.ToString(), queue?.PendingRows ?? 0, queue?.PendingBytes ?? 0, queue?.WrittenRows ?? 0,
+        var queue = Queue(table);
+        var counters = _counters[(int)table];
+        return new QueueMetrics(table.Name(), queue?.PendingRows ?? 0, queue?.PendingBytes ?? 0, queue?.WrittenRows ?? 0,
             queue?.ShippedRows ?? 0, queue?.DroppedRows ?? 0, Interlocked.Read(ref counters.DroppedInMemory), queue?.RejectedRows ?? 0,
             Interlocked.Read(ref counters.WriteErrors), Interlocked.Read(ref counters.SlowWrites));
     }
@@ -127,65 +189,142 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     private async Task FlushLoopAsync()
     {
         await _commit.RunAsync();
-        Chat!.CloseActive();
-        Model!.CloseActive();
+        foreach (var queue in _queues)
+        {
+            queue!.CloseActive();
+        }
     }
 
-    /// <summary>As the group commit's one writer: serializes the batch and appends it, one write per table and megabyte.</summary>
-    private void WriteBatch(List<InferenceFeature> batch)
+    /// <summary>
+    /// As the group commit's one writer: serializes the batch and appends it, one write per table that has rows and
+    /// megabyte; then remembers the inferences whose rows were written.
+    /// </summary>
+    private void WriteBatch(List<PendingRecord> batch)
     {
         var next = 0;
         while (next < batch.Count)
         {
-            _chat.ResetWrittenCount();
-            _model.ResetWrittenCount();
-            var chatRows = 0;
-            var modelRows = 0;
-            // Group the batch into one write per table, but not unboundedly.
-            for (; next < batch.Count && _chat.WrittenCount < 1024 * 1024; next++)
+            var bytes = 0;
+            var tables = 0;
+            foreach (var buffer in _buffers)
             {
-                var inference = batch[next];
-                var chatMark = _chat.WrittenCount;
-                var modelMark = _model.WrittenCount;
+                buffer.ResetWrittenCount();
+            }
+            Array.Clear(_rows);
+            // Group the batch into one write per table, but not unboundedly.
+            for (; next < batch.Count && bytes < WriteBytes; next++)
+            {
+                var item = batch[next];
+                var main = item.Row?.Table ?? RecordTable.ChatInference;
+                var mainMark = _buffers[(int)main].WrittenCount;
+                var modelMark = _buffers[(int)RecordTable.ModelInference].WrittenCount;
                 try
                 {
-                    var (c, m) = _records.Write(inference, _chat, _model);
-                    chatRows += c;
-                    modelRows += m;
+                    if (item.Inference is { } inference)
+                    {
+                        int modelRows;
+                        if (item.Row is JsonInferenceRow json)
+                        {
+                            modelRows = _records.WriteJsonInference(inference, json, _buffers[(int)main], _buffers[(int)RecordTable.ModelInference]);
+                            _written.Add((inference.InferenceId, new RecordedInference(json.EpisodeId, json.FunctionName, HadTools: false, json.OutputSchema)));
+                            _writtenJson.Add(true);
+                        }
+                        else
+                        {
+                            modelRows = _records.Write(inference, _buffers[(int)main], _buffers[(int)RecordTable.ModelInference]).Model;
+                            _written.Add((inference.InferenceId, new RecordedInference(inference.EpisodeId, inference.FunctionName, _records.LastHadTools, null)));
+                            _writtenJson.Add(false);
+                        }
+                        _rows[(int)RecordTable.ModelInference] += modelRows;
+                        tables |= modelRows > 0 ? RecordTable.ModelInference.Bit() : 0;
+                    }
+                    else
+                    {
+                        _records.Write(item.Row!, _buffers[(int)main]);
+                    }
+                    _rows[(int)main]++;
+                    tables |= main.Bit();
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
                     // A record that cannot be serialized must not take the others down; half-written rows are cut off.
-                    Log.RecordFailed(_logger, inference.InferenceId, ex);
-                    Truncate(ref _chat, chatMark);
-                    Truncate(ref _model, modelMark);
-                    Interlocked.Increment(ref _counters[RecordTable.ChatInference].WriteErrors);
+                    if (item.Inference is { } failed)
+                    {
+                        Log.RecordFailed(_logger, failed.InferenceId, ex);
+                    }
+                    else
+                    {
+                        Log.RowFailed(_logger, main.Name(), ex);
+                    }
+                    Truncate(ref _buffers[(int)main], mainMark);
+                    Truncate(ref _buffers[(int)RecordTable.ModelInference], modelMark);
+                    Interlocked.Increment(ref _counters[(int)main].WriteErrors);
+                    continue;
+                }
+                bytes += _buffers[(int)main].WrittenCount - mainMark + _buffers[(int)RecordTable.ModelInference].WrittenCount - modelMark;
+            }
+
+            var failedTables = 0;
+            foreach (var table in RecordTables.All)
+            {
+                if ((tables & table.Bit()) != 0 && !Append(table))
+                {
+                    failedTables |= table.Bit();
                 }
             }
-            Append(Chat!, RecordTable.ChatInference, _chat, chatRows);
-            Append(Model!, RecordTable.ModelInference, _model, modelRows);
-            RowsWritten?.Invoke();
+            Remember(failedTables);
+            if (tables != 0)
+            {
+                RowsWritten?.Invoke(tables);
+            }
         }
     }
 
-    private void BatchFailed(List<InferenceFeature> batch, Exception ex)
+    /// <summary>Tells the recent-inference index about the inferences serialized since the last call whose main row reached its file.</summary>
+    private void Remember(int failedTables)
     {
-        Interlocked.Add(ref _counters[RecordTable.ChatInference].WriteErrors, batch.Count);
+        if (failedTables != 0)
+        {
+            // Rare (a failed write): drop the inferences whose row was lost, keeping the order.
+            var kept = 0;
+            for (var i = 0; i < _written.Count; i++)
+            {
+                var table = _writtenJson[i] ? RecordTable.JsonInference : RecordTable.ChatInference;
+                if ((failedTables & table.Bit()) == 0)
+                {
+                    _written[kept++] = _written[i];
+                }
+            }
+            _written.RemoveRange(kept, _written.Count - kept);
+        }
+        _recent.Add(CollectionsMarshal.AsSpan(_written));
+        _written.Clear();
+        _writtenJson.Clear();
+    }
+
+    private void BatchFailed(List<PendingRecord> batch, Exception ex)
+    {
+        Interlocked.Add(ref _counters[(int)RecordTable.ChatInference].WriteErrors, batch.Count);
         Log.BatchFailed(_logger, batch.Count, ex);
     }
 
-    private void Append(SegmentQueue queue, RecordTable table, ArrayBufferWriter<byte> rows, int count)
+    /// <summary>Appends the table's serialized rows; false when the write failed (the rows are lost, the gateway goes on).</summary>
+    private bool Append(RecordTable table)
     {
+        var queue = _queues[(int)table]!;
+        var count = _rows[(int)table];
         try
         {
-            queue.Append(rows.WrittenSpan, count);
+            queue.Append(_buffers[(int)table].WrittenSpan, count);
+            return true;
         }
         catch (IOException ex)
         {
             // Disk full or the folder gone: these rows are lost, the gateway goes on serving.
-            Interlocked.Add(ref _counters[table].WriteErrors, count);
-            Log.QueueWriteFailed(_logger, table.ToString(), count, ex);
+            Interlocked.Add(ref _counters[(int)table].WriteErrors, count);
+            Log.QueueWriteFailed(_logger, table.Name(), count, ex);
             queue.CloseActive();
+            return false;
         }
     }
 
@@ -203,8 +342,10 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     public void Dispose()
     {
         _commit.Dispose();
-        Chat?.Dispose();
-        Model?.Dispose();
+        foreach (var queue in _queues)
+        {
+            queue?.Dispose();
+        }
         _lock?.Dispose();
     }
 

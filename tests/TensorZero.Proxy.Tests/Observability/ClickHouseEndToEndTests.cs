@@ -36,7 +36,8 @@ public sealed class ClickHouseEndToEndTests : IDisposable
         first.Should().Contain(1);
         second.Should().BeEmpty();
         (await _server.QueryAsync($"SHOW TABLES FROM {_database}")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Should().BeEquivalentTo("ChatInference", "ModelInference", ClickHouseClient.MigrationTable);
+            .Should().BeEquivalentTo([.. RecordTables.All.Select(t => t.Name()), "InferenceByEpisodeId", "ChatInferenceByEpisodeIdView",
+                "JsonInferenceByEpisodeIdView", ClickHouseClient.MigrationTable]);
         (await _server.ScalarAsync($"SELECT count() FROM {_database}.{ClickHouseClient.MigrationTable}")).Should().Be(first.Count);
         (await _server.QueryAsync($"SELECT name FROM system.columns WHERE database = '{_database}' AND table = 'ChatInference' AND name LIKE 'tags.%' ORDER BY name"))
             .Should().Be("tags.key\ntags.value\n");

@@ -15,7 +15,6 @@ public sealed class CompatibilityKeysTests
     {
         { "[gateway]\ndisable_pseudonymous_usage_analytics = true\n", "gateway.disable_pseudonymous_usage_analytics" },
         { "[gateway]\nunstable_error_json = true\n", "gateway.unstable_error_json" },
-        { "[gateway]\nunstable_disable_feedback_target_validation = true\n", "gateway.unstable_disable_feedback_target_validation" },
         { "[gateway]\nfetch_and_encode_input_files_before_inference = true\n", "gateway.fetch_and_encode_input_files_before_inference" },
         { "[gateway.export.otlp.traces]\nenabled = true\nformat = \"openinference\"\ninclude_content = true\nextra_headers = { x-a = \"1\" }\n", "gateway.export" },
         { "[gateway.observability]\nbackend = \"postgres\"\n", "gateway.observability.backend" },

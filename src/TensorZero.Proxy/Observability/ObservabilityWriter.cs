@@ -89,7 +89,7 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     public SegmentQueue? Queue(RecordTable table) => _queues[(int)table];
 
     /// <inheritdoc />
-    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference) => OnCompleted(context, inference, json: null);
+    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference) => OnCompleted(context, inference, TypedRecords.JsonRow(inference));
 
     /// <summary>
     /// A completed inference: with <paramref name="json"/> null its <c>ChatInference</c> row, else (a JSON

@@ -250,4 +250,51 @@ public sealed class FeedbackEndToEndTests : IAsyncLifetime
         ((int)response.StatusCode).Should().Be(404);
         (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString().Should().Be("Unknown metric: nope");
     }
+
+    [Fact]
+    public async Task JsonFunction_InferenceIsAJsonInferenceRow_AndADemonstrationIsCheckedAgainstItsSchema()
+    {
+        using var dir = new TempDirectory();
+        var schema = dir.Write("output_schema.json",
+            """{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"],"additionalProperties":false}""");
+        await using var gateway = await TestGateway.StartAsync($$"""
+            [models.json_dummy]
+            routing = ["dummy"]
+            [models.json_dummy.providers.dummy]
+            type = "dummy"
+            model_name = "json"
+
+            [functions.extract]
+            type = "json"
+            output_schema = "{{schema.Replace("\\", "/", StringComparison.Ordinal)}}"
+            [functions.extract.variants.v]
+            type = "chat_completion"
+            model = "json_dummy"
+            json_mode = "strict"
+            """);
+
+        using var response = await gateway.Client.PostAsync("/openai/v1/chat/completions", new StringContent(
+            """{"model":"tensorzero::function_name::extract","messages":[{"role":"user","content":"Say hello"}]}""", Encoding.UTF8, "application/json"));
+        ((int)response.StatusCode).Should().Be(200, await response.Content.ReadAsStringAsync());
+        var inferenceId = response.Headers.GetValues("x-tensorzero-inference-id").Single();
+
+        var row = QueuedRows(gateway, RecordTable.JsonInference).Should().ContainSingle().Subject;
+        row.GetProperty("id").GetString().Should().Be(inferenceId);
+        row.GetProperty("function_name").GetString().Should().Be("extract");
+        using (var output = JsonDocument.Parse(row.GetProperty("output").GetString()!))
+        {
+            output.RootElement.GetProperty("raw").GetString().Should().Be("""{"answer":"Hello"}""");
+            output.RootElement.GetProperty("parsed").GetProperty("answer").GetString().Should().Be("Hello");
+        }
+        QueuedRows(gateway, RecordTable.ChatInference).Should().BeEmpty("a JSON function's inference is a JsonInference row only");
+
+        var (badStatus, bad) = await FeedbackAsync(gateway,
+            $$$"""{"metric_name":"demonstration","inference_id":"{{{inferenceId}}}","value":{"answer":5}}""");
+        badStatus.Should().Be(400);
+        bad.GetProperty("error").GetString().Should().NotBeNullOrEmpty();
+        var (status, body) = await FeedbackAsync(gateway,
+            $$$"""{"metric_name":"demonstration","inference_id":"{{{inferenceId}}}","value":{"answer":"Goodbye"}}""");
+        status.Should().Be(200, body.ToString());
+        FeedbackId(body);
+    }
 }

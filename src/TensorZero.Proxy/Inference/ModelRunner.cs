@@ -48,6 +48,7 @@ internal sealed class ModelRunner
     private readonly IProxyStateLookup _proxyState;
     private readonly DummyModels _dummy;
     private readonly ModelInferenceCache _cache;
+    private readonly GatewayRuntimeAccessor _runtime;
     private readonly ProviderCircuitBreakers _breakers;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelRunner> _logger;
@@ -56,8 +57,10 @@ internal sealed class ModelRunner
 
     public ModelRunner(
         IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyModels dummy, ProviderCircuitBreakers breakers,
-        TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures, ModelInferenceCache cache)
+        TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures, ModelInferenceCache cache,
+        GatewayRuntimeAccessor runtime)
     {
+        _runtime = runtime;
         _cache = cache;
         _captures = captures;
         _forwarder = forwarder;
@@ -119,9 +122,10 @@ internal sealed class ModelRunner
                 continue;
             }
 
+            var global = Deadline.For(TimeoutLevel.Provider, _runtime.Current.OutboundTimeouts, stream, now, _time);
             Deadline[] deadlines = variantDeadline is { } v
-                ? [v, modelDeadline, Deadline.For(TimeoutLevel.Provider, provider.Config.Timeouts, stream, now, _time)]
-                : [modelDeadline, Deadline.For(TimeoutLevel.Provider, provider.Config.Timeouts, stream, now, _time)];
+                ? [v, modelDeadline, Deadline.For(TimeoutLevel.Provider, provider.Config.Timeouts, stream, now, _time), global]
+                : [modelDeadline, Deadline.For(TimeoutLevel.Provider, provider.Config.Timeouts, stream, now, _time), global];
             var set = new DeadlineSet(deadlines);
 
             AttemptRecord record;

@@ -39,6 +39,15 @@ internal sealed class GatewayRuntime
 
     public GatewayConfig Config { get; }
 
+    /// <summary>
+    /// <c>gateway.global_outbound_http_timeout_ms</c> as a provider-level timeout every attempt also has: no request
+    /// to a provider lasts longer, whatever its own timeouts say (TensorZero's global HTTP client timeout).
+    /// </summary>
+    public TimeoutsConfig OutboundTimeouts => _outbound ??= new TimeoutsConfig(
+        Config.Gateway.GlobalOutboundHttpTimeout, null, Config.Gateway.GlobalOutboundHttpTimeout);
+
+    private TimeoutsConfig? _outbound;
+
     public FrozenDictionary<string, RuntimeModel> Models { get; }
 
     public FrozenDictionary<string, RuntimeFunction> Functions { get; }

@@ -77,42 +77,8 @@ internal static class OpenAICompatibleRequestReader
         string? ToolCallId);
 
     /// <summary>Reads a body; on failure <paramref name="error"/> is TensorZero's status and message.</summary>
-    public static bool TryRead(byte[] body, out TypedInferenceRequest? request, out RequestError? error)
-    {
-        request = null;
-        error = null;
-        if (!System.Text.Unicode.Utf8.IsValid(body))
-        {
-            error = RequestError.BadRequest("Failed to parse the request body as JSON: the body is not valid UTF-8");
-            return false;
-        }
-        JsonElement root;
-        try
-        {
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
-            root = JsonElement.ParseValue(ref reader);
-            if (reader.Read())
-            {
-                error = RequestError.BadRequest("Failed to parse the request body as JSON: trailing characters after the JSON value");
-                return false;
-            }
-        }
-        catch (JsonException ex)
-        {
-            error = RequestError.BadRequest($"Failed to parse the request body as JSON: {ex.Message}");
-            return false;
-        }
-        try
-        {
-            request = Read(root);
-            return true;
-        }
-        catch (RequestFormatException ex)
-        {
-            error = RequestError.BadRequest(ex.Message);
-            return false;
-        }
-    }
+    public static bool TryRead(byte[] body, out TypedInferenceRequest? request, out RequestError? error) =>
+        RequestError.TryParseBody(body, Read, out request, out error);
 
     private static TypedInferenceRequest Read(JsonElement root)
     {

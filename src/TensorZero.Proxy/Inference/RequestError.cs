@@ -13,6 +13,48 @@ internal sealed record RequestError(int Status, string Message, string Code)
     public const string InvalidRequest = "invalid_request";
 
     public static RequestError BadRequest(string message) => new(400, message, InvalidRequest);
+
+    /// <summary>
+    /// Parses a typed endpoint's body as TensorZero does (UTF-8, one JSON value, then <paramref name="read"/>); on
+    /// failure <paramref name="error"/> is TensorZero's 400 and message.
+    /// </summary>
+    public static bool TryParseBody<T>(byte[] body, Func<JsonElement, T> read, out T? result, out RequestError? error)
+        where T : class
+    {
+        result = null;
+        error = null;
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            error = BadRequest("Failed to parse the request body as JSON: the body is not valid UTF-8");
+            return false;
+        }
+        JsonElement root;
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+            root = JsonElement.ParseValue(ref reader);
+            if (reader.Read())
+            {
+                error = BadRequest("Failed to parse the request body as JSON: trailing characters after the JSON value");
+                return false;
+            }
+        }
+        catch (JsonException ex)
+        {
+            error = BadRequest($"Failed to parse the request body as JSON: {ex.Message}");
+            return false;
+        }
+        try
+        {
+            result = read(root);
+            return true;
+        }
+        catch (RequestFormatException ex)
+        {
+            error = BadRequest(ex.Message);
+            return false;
+        }
+    }
 }
 
 /// <summary>

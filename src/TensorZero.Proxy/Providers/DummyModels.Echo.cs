@@ -173,53 +173,14 @@ internal sealed partial class DummyModels
                 break;
             case ThoughtBlock thought:
                 writer.WriteString("type", "thought");
-                WriteThoughtMembers(writer, thought);
+                Inference.OutputJson.WriteThoughtFields(writer, thought);
                 break;
             case UnknownBlock unknown:
                 writer.WriteString("type", "unknown");
-                writer.WritePropertyName("data");
-                unknown.Data.WriteTo(writer);
-                if (unknown.ModelName is not null)
-                {
-                    writer.WriteString("model_name", unknown.ModelName);
-                }
-                if (unknown.ProviderName is not null)
-                {
-                    writer.WriteString("provider_name", unknown.ProviderName);
-                }
+                Inference.OutputJson.WriteUnknownFields(writer, unknown);
                 break;
         }
         writer.WriteEndObject();
-    }
-
-    private static void WriteThoughtMembers(Utf8JsonWriter writer, ThoughtBlock thought)
-    {
-        if (thought.Text is { } text)
-        {
-            writer.WriteString("text", text);
-        }
-        else
-        {
-            writer.WriteNull("text");
-        }
-        if (thought.Signature is not null)
-        {
-            writer.WriteString("signature", thought.Signature);
-        }
-        if (thought.Summary is { } summary)
-        {
-            writer.WritePropertyName("summary");
-            summary.WriteTo(writer);
-        }
-        if (thought.ProviderType is not null)
-        {
-            writer.WriteString("provider_type", thought.ProviderType);
-        }
-        if (thought.ExtraData is { } extra)
-        {
-            writer.WritePropertyName("extra_data");
-            extra.WriteTo(writer);
-        }
     }
 
     /// <summary>The files as a JSON array of TensorZero's <c>LazyFile</c>s.</summary>

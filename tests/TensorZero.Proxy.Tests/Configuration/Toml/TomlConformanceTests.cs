@@ -5,7 +5,7 @@ using TensorZero.Proxy.Configuration.Toml;
 namespace TensorZero.Proxy.Tests.Configuration.Toml;
 
 /// <summary>
-/// Runs every TOML 1.0.0 case of the shared toml-test suite (<c>&lt;repo&gt;/../shared/toml-test</c>): valid
+/// Runs every TOML 1.0.0 case of the shared toml-test suite (kept in the repository at <c>tests/toml-test</c>): valid
 /// documents must parse to the value in their tagged-JSON twin, invalid ones must raise
 /// <see cref="TomlParseException"/>.
 /// </summary>

@@ -1,8 +1,9 @@
 namespace TensorZero.Proxy.Tests.Configuration.Toml;
 
 /// <summary>
-/// Locates the shared toml-test suite, <c>&lt;repo&gt;/../shared/toml-test</c> where the repository root is the
-/// folder holding TensorZero.sln, and reads its list of TOML 1.0.0 cases. A missing suite fails loudly.
+/// Locates the toml-test suite's TOML 1.0.0 cases, kept in the repository at <c>tests/toml-test</c> (the repository root
+/// is the folder holding TensorZero.sln) so a clean clone tests with nothing beside it, and reads their list. A missing
+/// suite fails loudly.
 /// </summary>
 internal static class TomlTestSuite
 {
@@ -40,11 +41,11 @@ internal static class TomlTestSuite
                 $"No folder above {AppContext.BaseDirectory} contains TensorZero.sln, so the toml-test suite cannot be found.");
         }
 
-        var folder = Path.GetFullPath(Path.Combine(directory.FullName, "..", "shared", "toml-test"));
+        var folder = Path.GetFullPath(Path.Combine(directory.FullName, "tests", "toml-test"));
         if (!Directory.Exists(folder))
         {
             throw new InvalidOperationException(
-                $"The toml-test suite is missing: expected it at {folder} (../shared/toml-test from the repository root).");
+                $"The toml-test suite is missing: expected it at {folder} (tests/toml-test from the repository root).");
         }
 
         return folder;

@@ -1,3 +1,4 @@
+using TensorZero.Proxy.Gateway;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;

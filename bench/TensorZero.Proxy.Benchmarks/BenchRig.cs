@@ -58,7 +58,7 @@ internal sealed class BenchRig : IDisposable
     public static async Task<BenchRig> StartAsync(string gatewayCpus, string mockCpus, bool observability, bool keepWork)
     {
         var repo = LoadBenchmark.FindRepo();
-        var gatewayDll = Path.Combine(repo, "src/TensorZero.Proxy/bin/Release/net10.0/TensorZero.Proxy.dll");
+        var gatewayDll = Path.Combine(repo, "src/TensorZero.Proxy.Gateway/bin/Release/net10.0/TensorZero.Proxy.Gateway.dll");
         if (!File.Exists(gatewayDll))
         {
             throw new FileNotFoundException($"{gatewayDll} is missing: build with -c Release first (bench/run does).");

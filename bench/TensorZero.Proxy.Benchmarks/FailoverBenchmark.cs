@@ -1,3 +1,4 @@
+using TensorZero.Proxy.Gateway;
 using System.Diagnostics;
 using System.Net;
 using System.Text;

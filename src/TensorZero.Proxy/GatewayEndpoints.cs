@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using TensorZero.Proxy.Feedback;
 using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Routing;
@@ -13,13 +14,14 @@ internal static class GatewayEndpoints
     private static readonly string Version =
         typeof(GatewayEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
-    public static void Map(WebApplication app, string basePath)
+    /// <summary>Maps the endpoints on <paramref name="group"/> (the group carries <c>base_path</c>).</summary>
+    public static void Map(IEndpointRouteBuilder group)
     {
-        app.MapGet(basePath + "/openai/v1/models", ListModels);
-        app.MapGet(basePath + "/v1/models", ListModels);
-        app.MapGet(basePath + "/status", () => Results.Json(new { status = "ok", version = Version }));
-        app.MapObservabilityEndpoints(basePath);
-        app.MapFeedbackEndpoint(basePath);
+        group.MapGet("/openai/v1/models", ListModels);
+        group.MapGet("/v1/models", ListModels);
+        group.MapGet("/status", () => Results.Json(new { status = "ok", version = Version }));
+        group.MapObservabilityEndpoints();
+        group.MapFeedbackEndpoint();
     }
 
     /// <summary>Every name that works as a request's <c>model</c>, in OpenAI's list shape.</summary>

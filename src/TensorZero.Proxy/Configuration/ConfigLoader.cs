@@ -6,14 +6,16 @@ using TensorZero.Proxy.Transforms;
 namespace TensorZero.Proxy.Configuration;
 
 /// <summary>The configuration could not be loaded; <see cref="Errors"/> lists every problem found.</summary>
-internal sealed class ConfigException : Exception
+public sealed class ConfigException : TensorZeroStartupException
 {
+    /// <summary>Creates the exception for every problem found, each as "key.path: message".</summary>
     public ConfigException(IReadOnlyList<string> errors)
         : base(FormatMessage(errors))
     {
         Errors = errors;
     }
 
+    /// <summary>Creates the exception for one problem.</summary>
     public ConfigException(string error)
         : this([error])
     {

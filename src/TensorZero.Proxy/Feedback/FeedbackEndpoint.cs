@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -30,7 +31,7 @@ internal sealed class FeedbackHandler
 
     public FeedbackHandler(
         GatewayRuntimeAccessor runtime, ObservabilityWriter writer, FeedbackTargets targets, TimeProvider time,
-        IOptions<GatewayHostOptions> options, ILogger<FeedbackHandler> logger)
+        IOptions<TensorZeroOptions> options, ILogger<FeedbackHandler> logger)
     {
         _runtime = runtime;
         _writer = writer;
@@ -292,6 +293,6 @@ internal static class FeedbackEndpointExtensions
     }
 
     /// <summary>Maps <c>POST {basePath}/feedback</c>.</summary>
-    public static void MapFeedbackEndpoint(this WebApplication app, string basePath) =>
-        app.MapPost(basePath + "/feedback", context => context.RequestServices.GetRequiredService<FeedbackHandler>().InvokeAsync(context));
+    public static void MapFeedbackEndpoint(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapPost("/feedback", context => context.RequestServices.GetRequiredService<FeedbackHandler>().InvokeAsync(context));
 }

@@ -21,12 +21,12 @@ internal sealed class InferenceMiddleware
     private readonly ModelRunner _runner;
     private readonly VariantRetries _retries;
     private readonly TimeProvider _time;
-    private readonly IOptions<GatewayHostOptions> _options;
+    private readonly IOptions<TensorZeroOptions> _options;
     private readonly IInferenceObserver[] _observers;
 
     public InferenceMiddleware(
         RequestDelegate next, GatewayRuntimeAccessor runtime, ModelRunner runner, VariantRetries retries, TimeProvider time,
-        IOptions<GatewayHostOptions> options, IEnumerable<IInferenceObserver> observers)
+        IOptions<TensorZeroOptions> options, IEnumerable<IInferenceObserver> observers)
     {
         _observers = [.. observers];
         _next = next;
@@ -39,15 +39,24 @@ internal sealed class InferenceMiddleware
 
     public Task Invoke(HttpContext context)
     {
-        // Inference routes end here; plain YARP routes (appsettings "ReverseProxy") go on to YARP's stages.
-        return context.GetReverseProxyFeature().Route.Config.ClusterId == GatewayRuntime.InferenceClusterId
-            ? InvokeInferenceAsync(context)
+        // Routes marked as TensorZero inference routes end here; every other YARP route (the host's own, appsettings
+        // "ReverseProxy") goes on to the next steps of the proxy pipeline.
+        return TensorZeroRoutes.GetKind(context.GetReverseProxyFeature().Route.Config) is { } kind
+            ? InvokeInferenceAsync(context, kind)
             : _next(context);
     }
 
-    private async Task InvokeInferenceAsync(HttpContext context)
+    private async Task InvokeInferenceAsync(HttpContext context, string kind)
     {
-        var native = context.GetReverseProxyFeature().Route.Config.RouteId == GatewayRuntime.NativeInferenceRouteId;
+        if (kind is not (TensorZeroRoutes.ChatCompletions or TensorZeroRoutes.Inference))
+        {
+            // A host route marked with a value we do not know: the host's configuration is wrong, not the request.
+            await OpenAIError.WriteAsync(context, StatusCodes.Status500InternalServerError,
+                $"Route '{context.GetReverseProxyFeature().Route.Config.RouteId}' has {TensorZeroRoutes.MetadataKey} metadata '{kind}'; "
+                + $"expected '{TensorZeroRoutes.ChatCompletions}' or '{TensorZeroRoutes.Inference}'.", "server_error", "invalid_route");
+            return;
+        }
+        var native = kind == TensorZeroRoutes.Inference;
         var body = await ReadBodyAsync(context, _options.Value.MaxRequestBodyBytes);
         if (body is null)
         {

@@ -57,7 +57,7 @@ internal sealed class ModelRunner
 
     public ModelRunner(
         IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyModels dummy, ProviderCircuitBreakers breakers,
-        TimeProvider time, IOptions<GatewayHostOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures, ModelInferenceCache cache,
+        TimeProvider time, IOptions<TensorZeroOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures, ModelInferenceCache cache,
         GatewayRuntimeAccessor runtime)
     {
         _runtime = runtime;

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using TensorZero.Proxy.Inference;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
@@ -16,29 +18,43 @@ internal static class ObservabilityServiceCollectionExtensions
 
     /// <summary>
     /// Registers the recorder (an <see cref="IInferenceObserver"/>), its queues and shippers, metrics and the
-    /// ClickHouse health check. The URL is env <c>TENSORZERO_CLICKHOUSE_URL</c>, else <c>TensorZero:ClickHouseUrl</c>;
-    /// <c>[gateway.observability] enabled</c> decides whether anything is recorded.
+    /// ClickHouse health check. The URL is env <c>TENSORZERO_CLICKHOUSE_URL</c> (through
+    /// <see cref="TensorZeroOptions.EnvironmentVariables"/>, else the app's configuration), else
+    /// <c>TensorZero:ClickHouseUrl</c>; <c>[gateway.observability] enabled</c> decides whether anything is recorded.
+    /// Settings are resolved with the configuration, when first needed; a malformed URL or invalid options throw
+    /// <see cref="Configuration.ConfigException"/> listing every problem.
     /// </summary>
-    /// <exception cref="Configuration.ConfigException">A malformed URL or invalid options, every problem listed.</exception>
-    public static IServiceCollection AddTensorZeroObservability(this IServiceCollection services, IConfiguration configuration, GatewayRuntime runtime)
+    public static IServiceCollection AddTensorZeroObservability(this IServiceCollection services)
     {
-        var options = configuration.GetSection(ObservabilityOptions.SectionName).Get<ObservabilityOptions>() ?? new ObservabilityOptions();
-        var url = configuration[ClickHouseUrlVariable];
-        if (string.IsNullOrWhiteSpace(url))
+        services.AddSingleton(sp =>
         {
-            url = configuration[$"{GatewayHostOptions.SectionName}:ClickHouseUrl"];
-        }
-        var settings = ObservabilitySettings.Resolve(runtime.Config.Gateway.Observability, url, options);
-
-        services.AddSingleton(settings);
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            var hostOptions = sp.GetRequiredService<IOptions<TensorZeroOptions>>().Value;
+            var options = configuration.GetSection(ObservabilityOptions.SectionName).Get<ObservabilityOptions>() ?? new ObservabilityOptions();
+            var url = hostOptions.EnvironmentVariables?.Invoke(ClickHouseUrlVariable);
+            if (string.IsNullOrWhiteSpace(url))
+            {
+                url = configuration[ClickHouseUrlVariable];
+            }
+            if (string.IsNullOrWhiteSpace(url))
+            {
+                url = hostOptions.ClickHouseUrl;
+            }
+            var runtime = sp.GetRequiredService<GatewayRuntimeAccessor>().Current;
+            return ObservabilitySettings.Resolve(runtime.Config.Gateway.Observability, url, options);
+        });
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ResponseCaptures>();
-        if (settings.ClickHouse is { } endpoint)
-        {
-            services.AddSingleton(_ => new ClickHouseClient(endpoint, options.RequestTimeout));
-        }
+        // Null when no ClickHouse is configured: its users take it as optional (records then wait on disk).
+        services.AddSingleton(sp => sp.GetRequiredService<ObservabilitySettings>().ClickHouse is { } endpoint
+            ? new ClickHouseClient(endpoint, sp.GetRequiredService<ObservabilitySettings>().Options.RequestTimeout)
+            : null!);
         services.AddSingleton<ClickHouseHealth>();
-        services.AddSingleton(new RecentInferences(settings.Mode == ObservabilityMode.Disabled ? 1 : options.RecentInferences));
+        services.AddSingleton(sp =>
+        {
+            var settings = sp.GetRequiredService<ObservabilitySettings>();
+            return new RecentInferences(settings.Mode == ObservabilityMode.Disabled ? 1 : settings.Options.RecentInferences);
+        });
         services.AddSingleton<ObservabilityWriter>();
         services.AddSingleton<IInferenceObserver>(sp => sp.GetRequiredService<ObservabilityWriter>());
         services.AddHostedService<ObservabilityService>();
@@ -46,15 +62,15 @@ internal static class ObservabilityServiceCollectionExtensions
     }
 
     /// <summary><c>GET /health</c> (gateway and ClickHouse) and <c>GET /metrics</c> (Prometheus text).</summary>
-    public static void MapObservabilityEndpoints(this WebApplication app, string basePath)
+    public static void MapObservabilityEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        app.MapGet(basePath + "/health", async (ClickHouseHealth health, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/health", async (ClickHouseHealth health, CancellationToken cancellationToken) =>
         {
             var (status, healthy) = await health.CheckAsync(cancellationToken);
             return Results.Json(new { gateway = "ok", clickhouse = status },
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
-        app.MapGet(basePath + "/metrics", (GatewayMetrics metrics, ObservabilityWriter writer, ProviderCircuitBreakers breakers) =>
+        endpoints.MapGet("/metrics", (GatewayMetrics metrics, ObservabilityWriter writer, ProviderCircuitBreakers breakers) =>
             Results.Text(
                 metrics.Render(breakers.States, [.. RecordTables.All.Select(writer.Metrics)]),
                 "text/plain; version=0.0.4; charset=utf-8"));

@@ -46,7 +46,7 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     // The inferences serialized in the current write, for the recent-inference index, and whether each is a JSON one.
     private readonly List<(Guid Id, RecordedInference Inference)> _written = [];
     private readonly List<bool> _writtenJson = [];
-    private FileStream? _lock;
+    private readonly FileStream? _lock;
     private Task _flusher = Task.CompletedTask;
 
     public ObservabilityWriter(
@@ -58,6 +58,12 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
         _logger = logger;
         _recent = recent;
         _records = new InferenceRecords(settings.Options.MaxRawBytes, time);
+        // The data folder is taken when the writer is created (the proxy pipeline is built, before the host starts),
+        // so a second gateway on the same folder stops with one line instead of a hosting failure.
+        if (settings.Mode != ObservabilityMode.Disabled)
+        {
+            _lock = TakeDataFolder(settings.DataDir);
+        }
         // The inference tables get rows with nearly every batch; the others start small and grow if used.
         foreach (var table in RecordTables.All)
         {
@@ -131,20 +137,35 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     }
 
     /// <summary>
-    /// Takes the data folder (a lock file: one process per folder), resumes every table's queue from its segments
-    /// and starts the background flusher. Throws <see cref="IOException"/> when another process holds the folder.
+    /// The data folder's lock file, held open without sharing: one gateway process per folder, as its queue files
+    /// have one writer. Throws <see cref="TensorZeroStartupException"/> when another process holds it.
     /// </summary>
-    public void Start()
+    private static FileStream TakeDataFolder(string dataDir)
     {
-        Directory.CreateDirectory(_settings.DataDir);
+        var full = Path.GetFullPath(dataDir);
         try
         {
-            _lock = new FileStream(Path.Combine(_settings.DataDir, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            Directory.CreateDirectory(full);
+            return new FileStream(Path.Combine(full, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException ex)
         {
-            throw new IOException($"The observability data folder '{_settings.DataDir}' is in use by another gateway process: {ex.Message}", ex);
+            throw new TensorZeroStartupException(
+                $"TensorZero.Proxy cannot start: the observability data folder '{full}' is in use by another gateway process "
+                + $"(one process per folder; give this one its own with --{ObservabilityOptions.SectionName}:DataDir=<folder>).", ex);
         }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new TensorZeroStartupException($"TensorZero.Proxy cannot start: the observability data folder '{full}' is not writable: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Resumes every table's queue from its segments in the data folder (taken when the writer was created) and
+    /// starts the background flusher.
+    /// </summary>
+    public void Start()
+    {
         var options = _settings.Options;
         foreach (var table in RecordTables.All)
         {

@@ -16,10 +16,7 @@ namespace TensorZero.Proxy.Routing;
 internal sealed class GatewayRuntime
 {
     /// <summary>The YARP cluster the inference routes point at; it has no destinations, the middleware picks them.</summary>
-    public const string InferenceClusterId = "tensorzero-inference";
-
-    /// <summary>The route of TensorZero's native <c>POST /inference</c>.</summary>
-    public const string NativeInferenceRouteId = "inference-native";
+    public const string InferenceClusterId = TensorZeroRoutes.ClusterId;
 
     private readonly Func<string, string?> _environment;
     private readonly ConcurrentDictionary<string, RuntimeModel> _shorthands = new(StringComparer.Ordinal);
@@ -38,6 +35,11 @@ internal sealed class GatewayRuntime
     }
 
     public GatewayConfig Config { get; }
+
+    /// <summary>The public description of <see cref="Config"/> (<see cref="TensorZeroGateway.Config"/>).</summary>
+    public TensorZeroConfigFile Summary => _summary ??= new TensorZeroConfigFile(Config.SourcePath ?? "", Config);
+
+    private TensorZeroConfigFile? _summary;
 
     /// <summary>
     /// <c>gateway.global_outbound_http_timeout_ms</c> as a provider-level timeout every attempt also has: no request
@@ -364,31 +366,33 @@ internal sealed class GatewayRuntime
 
     private static string ShorthandClusterId(ProviderTypeInfo info) => "shorthand/" + info.TomlName;
 
-    /// <summary>The YARP routes: the chat completions endpoints, handled by the inference middleware.</summary>
-    public IReadOnlyList<RouteConfig> CreateRoutes()
+    /// <summary>
+    /// The plugin's own YARP routes (none when <paramref name="addDefaultRoutes"/> is false): the chat completions and
+    /// native inference endpoints under <c>base_path</c>, each marked with <see cref="TensorZeroRoutes.MetadataKey"/>
+    /// and passed through <paramref name="configure"/> (the host's policies).
+    /// </summary>
+    public IReadOnlyList<RouteConfig> CreateRoutes(bool addDefaultRoutes = true, Func<RouteConfig, RouteConfig>? configure = null)
     {
+        if (!addDefaultRoutes)
+        {
+            return [];
+        }
         var basePath = Config.Gateway.BasePath;
-        return
+        RouteConfig[] routes =
         [
-            new RouteConfig
-            {
-                RouteId = "chat-completions-openai",
-                ClusterId = InferenceClusterId,
-                Match = new RouteMatch { Path = basePath + "/openai/v1/chat/completions", Methods = ["POST"] },
-            },
-            new RouteConfig
-            {
-                RouteId = NativeInferenceRouteId,
-                ClusterId = InferenceClusterId,
-                Match = new RouteMatch { Path = basePath + "/inference", Methods = ["POST"] },
-            },
-            new RouteConfig
-            {
-                RouteId = "chat-completions",
-                ClusterId = InferenceClusterId,
-                Match = new RouteMatch { Path = basePath + "/v1/chat/completions", Methods = ["POST"] },
-            },
+            Route("tensorzero-openai-chat-completions", basePath + "/openai/v1/chat/completions", TensorZeroRoutes.ChatCompletions),
+            Route("tensorzero-inference", basePath + "/inference", TensorZeroRoutes.Inference),
+            Route("tensorzero-chat-completions", basePath + "/v1/chat/completions", TensorZeroRoutes.ChatCompletions),
         ];
+        return configure is null ? routes : [.. routes.Select(configure)];
+
+        static RouteConfig Route(string id, string path, string kind) => new()
+        {
+            RouteId = id,
+            ClusterId = InferenceClusterId,
+            Match = new RouteMatch { Path = path, Methods = ["POST"] },
+            Metadata = new Dictionary<string, string> { [TensorZeroRoutes.MetadataKey] = kind },
+        };
     }
 
     /// <summary>One YARP cluster per provider (and per shorthand type), with the gateway's request settings.</summary>

@@ -1,3 +1,4 @@
+using TensorZero.Proxy.Gateway;
 using System.Security.Cryptography;
 using System.Text.Json;
 using TensorZero.Proxy.Configuration;

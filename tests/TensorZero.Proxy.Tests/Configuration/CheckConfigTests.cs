@@ -1,3 +1,4 @@
+using TensorZero.Proxy.Gateway;
 using TensorZero.Proxy.Tests.TestSupport;
 
 namespace TensorZero.Proxy.Tests.Configuration;

@@ -1,3 +1,4 @@
+using TensorZero.Proxy.Gateway;
 using Microsoft.Extensions.Configuration;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Tests.TestSupport;
@@ -217,7 +218,7 @@ public sealed class ConfigFilesTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["config-file"] = glob }).Build();
 
-        var resolved = GatewayHost.ResolveConfigPath(configuration, _ => null);
+        var resolved = TensorZeroConfigFile.ResolvePath(configuration, null, _ => null);
 
         resolved.Should().Be(Path.GetFullPath(glob));
     }
@@ -227,7 +228,7 @@ public sealed class ConfigFilesTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().Build();
 
-        var resolved = GatewayHost.ResolveConfigPath(configuration, name => name == "TENSORZERO_CONFIG_FILE" ? "conf/*.toml" : null);
+        var resolved = TensorZeroConfigFile.ResolvePath(configuration, null, name => name == "TENSORZERO_CONFIG_FILE" ? "conf/*.toml" : null);
 
         resolved.Should().Be(Path.GetFullPath("conf/*.toml"));
     }

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using TensorZero.Proxy.Tests.TestSupport;
 using static TensorZero.Proxy.Tests.Observability.ObservabilityFixtures;
 
@@ -54,7 +51,7 @@ public sealed class FaultToleranceTests
         try
         {
             // 1. Rows are only on disk: the shipper waits an hour for a batch to fill, and the process is killed.
-            await using (var first = await GatewayProcess.StartAsync(server.UrlFor(database), dataDir, "--TensorZero:Observability:FlushInterval=01:00:00",
+            await using (var first = await StartGatewayAsync(server.UrlFor(database), dataDir, "--TensorZero:Observability:FlushInterval=01:00:00",
                 "--TensorZero:Observability:BatchRows=100000"))
             {
                 // Killed the moment the last response is complete: a response completes only once its record is
@@ -65,7 +62,7 @@ public sealed class FaultToleranceTests
             Directory.GetFiles(Path.Combine(dataDir, "ChatInference"), "*.jsonl").Sum(f => File.ReadAllLines(f).Length).Should().Be(300);
 
             // 2. Restarted: it resumes from the segments. Killed again right after 300 more responses, while shipping.
-            await using (var second = await GatewayProcess.StartAsync(server.UrlFor(database), dataDir, "--TensorZero:Observability:BatchRows=50"))
+            await using (var second = await StartGatewayAsync(server.UrlFor(database), dataDir, "--TensorZero:Observability:BatchRows=50"))
             {
                 (await server.WaitForCountAsync(chatCount, 300)).Should().Be(300);
                 await SendDummiesAsync(second.Client, 300);
@@ -73,7 +70,7 @@ public sealed class FaultToleranceTests
             }
 
             // 3. Restarted again: everything arrives, once per id.
-            await using (var third = await GatewayProcess.StartAsync(server.UrlFor(database), dataDir))
+            await using (var third = await StartGatewayAsync(server.UrlFor(database), dataDir))
             {
                 (await server.WaitForCountAsync(chatCount, 600)).Should().Be(600);
                 (await server.WaitForCountAsync($"SELECT uniqExact(id) FROM {database}.ModelInference", 600)).Should().Be(600);
@@ -134,86 +131,9 @@ public sealed class FaultToleranceTests
         }));
     }
 
-    /// <summary>The gateway as its own process (the build output of src/TensorZero.Proxy), so it can be killed with SIGKILL.</summary>
-    private sealed class GatewayProcess : IAsyncDisposable
-    {
-        private readonly Process _process;
-
-        private GatewayProcess(Process process, int port)
-        {
-            _process = process;
-            Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        }
-
-        public HttpClient Client { get; }
-
-        public static async Task<GatewayProcess> StartAsync(string clickHouseUrl, string dataDir, params string[] args)
-        {
-            var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
-                ? "Release" : "Debug";
-            var dll = Path.Combine(RepoPaths.Root, "src", "TensorZero.Proxy", "bin", configuration, "net10.0", "TensorZero.Proxy.dll");
-            File.Exists(dll).Should().BeTrue($"the gateway is built ({dll})");
-            var port = FreePort();
-            var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            info.Environment["TENSORZERO_CLICKHOUSE_URL"] = clickHouseUrl;
-            info.Environment["TensorZero__Observability__DataDir"] = dataDir;
-            foreach (var arg in (string[])[dll, "--config-file", RepoPaths.Config("tensorzero.toml"), "--urls", $"http://127.0.0.1:{port}",
-                "--Logging:LogLevel:Default=Warning", .. Args(null), .. args])
-            {
-                info.ArgumentList.Add(arg);
-            }
-            var process = Process.Start(info)!;
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var gateway = new GatewayProcess(process, port);
-            var watch = Stopwatch.StartNew();
-            while (true)
-            {
-                try
-                {
-                    using var response = await gateway.Client.GetAsync("/status");
-                    if (response.StatusCode == HttpStatusCode.OK)
-                    {
-                        return gateway;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                }
-                if (process.HasExited || watch.Elapsed > TimeSpan.FromSeconds(60))
-                {
-                    await gateway.DisposeAsync();
-                    throw new InvalidOperationException("The gateway process did not start.");
-                }
-                await Task.Delay(100);
-            }
-        }
-
-        /// <summary>SIGKILL: no shutdown, no drain.</summary>
-        public void Kill()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                _process.WaitForExit();
-            }
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            Kill();
-            _process.Dispose();
-            Client.Dispose();
-            return default;
-        }
-    }
+    /// <summary>The gateway host as its own process on the shared tensorzero.toml, recording to <paramref name="clickHouseUrl"/> from <paramref name="dataDir"/>.</summary>
+    private static Task<GatewayProcess> StartGatewayAsync(string clickHouseUrl, string dataDir, params string[] args) =>
+        GatewayProcess.StartAsync(
+            new Dictionary<string, string> { ["TENSORZERO_CLICKHOUSE_URL"] = clickHouseUrl, ["TensorZero__Observability__DataDir"] = dataDir },
+            ["--config-file", RepoPaths.Config("tensorzero.toml"), "--Logging:LogLevel:Default=Warning", .. Args(null), .. args]);
 }

@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TensorZero.Proxy;
+using TensorZero.Proxy.Configuration;
+using TensorZero.Proxy.Feedback;
+using TensorZero.Proxy.Inference;
+using TensorZero.Proxy.Observability;
+using TensorZero.Proxy.Providers;
+using TensorZero.Proxy.Resilience;
+using TensorZero.Proxy.Routing;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds TensorZero to a YARP reverse proxy: <c>services.AddReverseProxy().AddTensorZero()</c>.</summary>
+public static class TensorZeroReverseProxyBuilderExtensions
+{
+    /// <summary>
+    /// Registers the TensorZero gateway: its inference routes and placeholder cluster (an extra YARP config provider,
+    /// merged with the host's own routes), the services of <c>UseTensorZero()</c> and <c>MapTensorZeroEndpoints()</c>,
+    /// observability, feedback and configuration reload. <see cref="TensorZeroOptions"/> are bound from the
+    /// configuration section <c>TensorZero</c>, then <paramref name="configure"/> runs. tensorzero.toml is loaded
+    /// when the gateway is first resolved (at the latest when the proxy pipeline is built), and every problem in it is
+    /// reported at once as a <see cref="ConfigException"/>.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddReverseProxy()</c>.</param>
+    /// <param name="configure">Changes to the options after they are bound from configuration.</param>
+    public static IReverseProxyBuilder AddTensorZero(this IReverseProxyBuilder builder, Action<TensorZeroOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var options = services.AddOptions<TensorZeroOptions>().BindConfiguration(TensorZeroOptions.SectionName);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        services.AddTensorZeroCore();
+        return builder;
+    }
+
+    /// <summary>Everything behind the public surface; internal so tests and benchmarks can see the pieces.</summary>
+    internal static IServiceCollection AddTensorZeroCore(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<TensorZeroOptions>>().Value;
+            var environment = options.EnvironmentVariables ?? Environment.GetEnvironmentVariable;
+            var path = TensorZeroConfigFile.ResolvePath(sp.GetRequiredService<IConfiguration>(), options.ConfigFile, environment);
+            return new GatewayConfigSource(path, environment);
+        });
+        services.AddSingleton(sp =>
+        {
+            var source = sp.GetRequiredService<GatewayConfigSource>();
+            var config = ConfigLoader.LoadFile(source.Path);
+            var runtime = GatewayRuntime.Build(config, source.Environment);
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TensorZero.Proxy");
+            Log.ConfigLoaded(logger, source.Path, config.Models.Count);
+            foreach (var warning in config.Warnings)
+            {
+                Log.ConfigWarning(logger, warning);
+            }
+            return new GatewayRuntimeAccessor(runtime);
+        });
+        services.AddSingleton(sp => new TensorZeroGateway(sp.GetRequiredService<GatewayRuntimeAccessor>()));
+        services.AddOptions<CircuitBreakerSettings>().BindConfiguration($"{TensorZeroOptions.SectionName}:CircuitBreaker");
+        services.AddSingleton<DummyModels>();
+        services.AddSingleton<ModelInferenceCache>();
+        services.AddSingleton<ProviderCircuitBreakers>();
+        services.AddSingleton<VariantRetries>();
+        services.AddSingleton<ModelRunner>();
+        services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
+        services.AddTensorZeroObservability();
+        services.AddTensorZeroFeedback();
+        return services;
+    }
+}

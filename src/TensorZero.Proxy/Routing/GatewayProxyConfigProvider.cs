@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Configuration;
 
@@ -10,19 +11,21 @@ namespace TensorZero.Proxy.Routing;
 internal sealed class GatewayProxyConfigProvider : IProxyConfigProvider
 {
     private readonly GatewayRuntimeAccessor _runtime;
+    private readonly TensorZeroOptions _options;
 
-    public GatewayProxyConfigProvider(GatewayRuntimeAccessor runtime)
+    public GatewayProxyConfigProvider(GatewayRuntimeAccessor runtime, IOptions<TensorZeroOptions> options)
     {
         _runtime = runtime;
+        _options = options.Value;
     }
 
-    public IProxyConfig GetConfig() => new Snapshot(_runtime.Current);
+    public IProxyConfig GetConfig() => new Snapshot(_runtime.Current, _options);
 
     private sealed class Snapshot : IProxyConfig
     {
-        public Snapshot(GatewayRuntime runtime)
+        public Snapshot(GatewayRuntime runtime, TensorZeroOptions options)
         {
-            Routes = runtime.CreateRoutes();
+            Routes = runtime.CreateRoutes(options.AddDefaultRoutes, options.ConfigureRoute);
             Clusters = runtime.CreateClusters();
         }
 

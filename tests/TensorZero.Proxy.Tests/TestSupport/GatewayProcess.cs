@@ -45,6 +45,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         StartAsync(GatewayDll, environment, "/status", args);
 
     /// <summary>Starts <paramref name="dll"/> with <paramref name="args"/> and <c>--urls</c> on a free loopback port; returns once <paramref name="readyPath"/> answers 200.</summary>
+    /// <remarks>The process runs in <paramref name="dll"/>'s folder, where an app built elsewhere finds its appsettings.json.</remarks>
     public static async Task<GatewayProcess> StartAsync(string dll, IReadOnlyDictionary<string, string> environment, string readyPath, params string[] args)
     {
         File.Exists(dll).Should().BeTrue($"the app is built ({dll})");
@@ -136,7 +137,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     private static ProcessStartInfo StartInfo(string dll, IReadOnlyDictionary<string, string> environment, string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
         foreach (var (name, value) in environment)
         {
             info.Environment[name] = value;

@@ -44,11 +44,13 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         proxyRequest.RequestUri = policy.RequestUri;
         proxyRequest.Method = HttpMethod.Post;
 
-        // A replayable body made from bytes we already hold; YARP's streaming copy of the client body is
-        // never started, because the middleware has read that body once already.
-        var content = new ReadOnlyMemoryContent(attempt.Body);
+        // The forwarder's own content streams the attempt's body, which ProxyAttemptFeature.Attach put on the request
+        // (YARP 2.3 throws if a transform replaces this content). Its length is known: the provider gets a
+        // Content-Length, never a chunked body.
+        var content = proxyRequest.Content
+            ?? throw new InvalidOperationException($"The forwarder created no request content: call {nameof(ProxyAttemptFeature)}.{nameof(ProxyAttemptFeature.Attach)} before forwarding.");
+        content.Headers.ContentLength = attempt.Body.Length;
         content.Headers.ContentType = JsonContentType;
-        proxyRequest.Content = content;
 
         var headers = proxyRequest.Headers;
         headers.Accept.ParseAdd("application/json");

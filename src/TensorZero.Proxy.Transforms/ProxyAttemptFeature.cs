@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
 namespace TensorZero.Proxy.Transforms;
 
 /// <summary>Why an attempt that got response headers still failed before it committed.</summary>
@@ -26,9 +29,9 @@ public enum AttemptFailureKind
 }
 
 /// <summary>
-/// Per-attempt state, set on the <c>HttpContext</c> features by the inference middleware before each
-/// forward and read by <see cref="ProviderHttpTransformer"/>. One instance per attempt: a failed attempt's
-/// state never leaks into the next.
+/// Per-attempt state, put on the <c>HttpContext</c> by the inference middleware before each forward
+/// (<see cref="Attach"/>) and read by <see cref="ProviderHttpTransformer"/>. One instance per attempt: a failed
+/// attempt's state never leaks into the next.
 /// </summary>
 public sealed class ProxyAttemptFeature
 {
@@ -128,6 +131,22 @@ public sealed class ProxyAttemptFeature
     /// (<see cref="CredentialHeaders.Redacted"/>); for the attempt's record.
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, string>> AppliedHeaders { get; set; } = [];
+
+    /// <summary>
+    /// Makes this the request's current attempt, right before it is forwarded: its state for
+    /// <see cref="ProviderHttpTransformer"/>, and its <see cref="Body"/> as the request body that YARP's forwarder
+    /// streams upstream (YARP 2.3 refuses a transform that replaces the outgoing content, so the body goes through the
+    /// request). The client's own body, already read whole by the middleware, is never read again.
+    /// </summary>
+    public void Attach(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Features.Set(this);
+        // The forwarder creates its request content only for a request that can have a body, and decides so before any
+        // transform runs: every attempt has one, whatever the client's framing was.
+        context.Features.Set<IHttpRequestBodyDetectionFeature>(AttemptRequestBody.HasBody);
+        context.Request.Body = new AttemptRequestBody(Body);
+    }
 
     /// <summary>Whether an upstream status is one the gateway fails over on: 5xx and 429.</summary>
     public static bool IsRetryableStatus(int statusCode) => statusCode >= 500 || statusCode == 429;

@@ -460,7 +460,7 @@ internal sealed class ModelRunner
             EventTranslator = typed is null || !inference.Request.Stream ? null : new TypedEventTranslator(typed, inference, target),
             Tap = capture,
         };
-        context.Features.Set(attempt);
+        attempt.Attach(context);
         SetAttemptHeaders(context, inference, provider);
 
         var error = await _forwarder.SendAsync(

@@ -128,6 +128,57 @@ public sealed class FailoverEndToEndTests
         inference.Outcome.Should().Be(InferenceOutcome.Ok);
     }
 
+    /// <summary>
+    /// Each attempt's body reaches its provider whole, with its own exact Content-Length and never chunked (since YARP 2.3
+    /// the body travels through the request, not a replaced HttpContent): the three bodies differ in length (the
+    /// providers' model names), a 200 KB message takes several reads of the forwarder's 64 KB buffer, and a chunked client
+    /// request must not make the upstream requests chunked. The attempts' records hold the very bytes each provider got.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 2, false)]
+    [InlineData(true, 2, false)]
+    [InlineData(false, 200_000, false)]
+    [InlineData(true, 200_000, true)]
+    [InlineData(false, 2, true)]
+    public async Task Failover_EachAttemptSendsItsOwnWholeBody_WithExactContentLength_NeverChunked(bool stream, int contentLength, bool chunkedClient)
+    {
+        await using var first = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status500));
+        await using var second = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.Status429WithRetryAfter));
+        await using var good = await FakeProvider.StartAsync(FakeResponses.Default("good provider reply"));
+        var toml = """
+            [models.m]
+            routing = ["first", "second", "good"]
+            """ + ProviderToml("m", "first", first.BaseUrl) + ProviderToml("m", "second", second.BaseUrl) + ProviderToml("m", "good", good.BaseUrl);
+        await using var gateway = await TestGateway.StartAsync(toml);
+        var content = new string('x', contentLength);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent(
+                $$"""{"model":"m","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"{{content}}"}]}""",
+                Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TransferEncodingChunked = chunkedClient;
+
+        using var response = await gateway.Client.SendAsync(request);
+        var (text, _) = await ReadAsync(response, stream);
+        var inference = await gateway.Inferences.NextAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        text.Should().Contain("good provider reply");
+        var received = new[] { first, second, good }.Select(p => p.Received.Should().ContainSingle().Subject).ToArray();
+        received.Select(r => r.Json.GetProperty("model").GetString()).Should().Equal("first-upstream", "second-upstream", "good-upstream");
+        for (var i = 0; i < received.Length; i++)
+        {
+            var r = received[i];
+            r.Header("Content-Length").Should().Be(r.Body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            r.Header("Transfer-Encoding").Should().BeNull();
+            r.Json.GetProperty("messages")[0].GetProperty("content").GetString().Should().Be(content);
+            r.Json.GetProperty("stream").GetBoolean().Should().Be(stream);
+            inference.Attempts[i].RawRequest!.Value.ToArray().Should().Equal(r.Body, "the attempt's record holds the bytes its provider received");
+        }
+        inference.Attempts.Select(a => a.Outcome).Should().Equal(AttemptOutcome.Status, AttemptOutcome.Status, AttemptOutcome.Ok);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -69,7 +69,7 @@ public sealed class SampleAppTests
         var key = new ApiKeyCredential("sample-key");
         var completion = (await new ChatClient("dummy", key, options).CompleteChatAsync([new UserChatMessage("Hi")])).Value;
         completion.Content[0].Text.Should().StartWith("Megumin gleefully chanted her spell");
-        completion.Model.Should().Be("tensorzero::model_name::dummy");
+        completion.Model.Should().Be("dummy", "a plain model name is echoed, as TensorZero does");
         (await new ChatClient("resilient", key, options).CompleteChatAsync([new UserChatMessage("Hi")])).Value.Content[0].Text
             .Should().StartWith("Megumin gleefully chanted her spell");
         (await new ChatClient("tensorzero::function_name::greet", key, options).CompleteChatAsync([new UserChatMessage("Hi")])).Value.Model

@@ -69,6 +69,8 @@ internal static class GatewayHost
             builder.WebHost.UseSockets(options => options.UnsafePreferInlineScheduling = true);
         }
         builder.Services.AddTensorZeroGateway(builder.Configuration, runtime);
+        builder.Services.AddSingleton(new GatewayConfigSource(configPath, environment));
+        builder.Services.AddTensorZeroConfigReload();
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapTensorZeroGateway();

@@ -88,6 +88,9 @@ public sealed class ConfigReloadEndToEndTests : IDisposable
         File.Move(temp, path, overwrite: true);
     }
 
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int Rename(string from, string to);
+
     private static ConfigReloader Reloader(TestGateway gateway) => gateway.App.Services.GetRequiredService<ConfigReloader>();
 
     /// <summary>Polls until <paramref name="condition"/> holds; false when <paramref name="within"/> passed first.</summary>
@@ -174,6 +177,8 @@ public sealed class ConfigReloadEndToEndTests : IDisposable
 
         failed.Level.Should().Be(LogLevel.Error);
         failed.Message.Should().Contain(path).And.Contain($"{expected.Count} error(s)").And.Contain("previous configuration keeps serving");
+        // Each error follows the summary as an entry of its own.
+        await PollAsync(() => Task.FromResult(logs.Entries.Count(e => e.EventId.Id == 112) >= expected.Count), Guard);
         var logged = logs.Entries.Where(e => e.EventId.Id == 112).ToList();
         logged.Should().OnlyContain(e => e.Level == LogLevel.Error);
         logged.Select(e => e.Message).Should().Equal(expected.Select(error => "Configuration error: " + error));
@@ -439,5 +444,54 @@ public sealed class ConfigReloadEndToEndTests : IDisposable
         await WaitForReloadsAsync(gateway, 2);
         (await AskAsync(gateway, "m", cacheOn)).Should().Be((HttpStatusCode.OK, "from two"), "the entry came from the provider's old settings");
         two.Received.Should().HaveCount(1);
+    }
+    [Fact]
+    public async Task Reload_TemplateFileChanged_TheNewTextIsSent()
+    {
+        await using var one = await FakeProvider.StartAsync(FakeResponses.Default("from one"));
+        _dir.Write("system.minijinja", "You are Alfred.");
+        var path = _dir.Write("tensorzero.toml", Model("m", "p", one) + """
+            [functions.f]
+            type = "chat"
+
+            [functions.f.variants.v]
+            type = "chat_completion"
+            model = "m"
+            system_template = "system.minijinja"
+            """);
+        await using var gateway = await StartAsync(path, FastReload);
+        async Task<string?> SystemSentAsync()
+        {
+            using var response = await gateway.Client.PostAsync("/openai/v1/chat/completions", Json(ChatBody("tensorzero::function_name::f")));
+            response.StatusCode.Should().Be(HttpStatusCode.OK);
+            return one.Received[^1].Json.GetProperty("messages")[0].GetProperty("content").GetString();
+        }
+        (await SystemSentAsync()).Should().Be("You are Alfred.");
+
+        WriteAtomically(_dir.PathOf("system.minijinja"), "You are Batman.");
+        await WaitForReloadsAsync(gateway, 1);
+
+        (await SystemSentAsync()).Should().Be("You are Batman.");
+    }
+
+    [Fact]
+    public async Task Reload_KubernetesStyleSymlinkSwap_IsSeen()
+    {
+        // A mounted ConfigMap: tensorzero.toml -> ..data/tensorzero.toml, ..data -> ..v1; an update points ..data at a
+        // new folder in one rename, and no event names tensorzero.toml itself.
+        await using var one = await FakeProvider.StartAsync(FakeResponses.Default("from one"));
+        _dir.Write("..v1/tensorzero.toml", Model("a", "p", one));
+        Directory.CreateSymbolicLink(_dir.PathOf("..data"), "..v1");
+        File.CreateSymbolicLink(_dir.PathOf("tensorzero.toml"), "..data/tensorzero.toml");
+        await using var gateway = await StartAsync(_dir.PathOf("tensorzero.toml"), FastReload);
+        (await AskAsync(gateway, "b")).Status.Should().Be(HttpStatusCode.NotFound);
+
+        _dir.Write("..v2/tensorzero.toml", Model("a", "p", one) + Model("b", "q", one));
+        Directory.CreateSymbolicLink(_dir.PathOf("..data_tmp"), "..v2");
+        // rename(2), as the atomic writer does (File.Move refuses a link to a folder, Directory.Move an existing target).
+        Rename(_dir.PathOf("..data_tmp"), _dir.PathOf("..data")).Should().Be(0);
+        await WaitForReloadsAsync(gateway, 1);
+
+        (await AskAsync(gateway, "b")).Should().Be((HttpStatusCode.OK, "from one"));
     }
 }

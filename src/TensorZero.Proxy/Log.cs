@@ -19,6 +19,33 @@ internal static partial class Log
     [LoggerMessage(101, LogLevel.Information, "Listening on {Address} (from [gateway] bind_address)")]
     public static partial void BindAddress(ILogger logger, string address);
 
+    [LoggerMessage(110, LogLevel.Information, "Reloaded configuration '{Path}' ({Reason}): {ModelCount} model(s), {FunctionCount} function(s)")]
+    public static partial void ConfigReloaded(ILogger logger, string path, string reason, int modelCount, int functionCount);
+
+    [LoggerMessage(111, LogLevel.Error, "Reloading configuration '{Path}' ({Reason}) failed with {Count} error(s); the previous configuration keeps serving")]
+    public static partial void ConfigReloadFailed(ILogger logger, string path, string reason, int count);
+
+    [LoggerMessage(112, LogLevel.Error, "Configuration error: {Error}")]
+    public static partial void ConfigReloadError(ILogger logger, string error);
+
+    [LoggerMessage(113, LogLevel.Warning, "Configuration reload: '{Key}' changed, but it is read only at start-up; it takes effect at restart (keeping {Value} until then)")]
+    public static partial void ConfigRestartRequired(ILogger logger, string key, string value);
+
+    [LoggerMessage(114, LogLevel.Warning, "Cannot watch '{Directory}' for configuration changes: {Problem}")]
+    public static partial void ConfigWatchFailed(ILogger logger, string directory, string problem);
+
+    [LoggerMessage(115, LogLevel.Information, "Configuration reload is off (TensorZero:ReloadOnChange = false)")]
+    public static partial void ConfigReloadOff(ILogger logger);
+
+    [LoggerMessage(116, LogLevel.Error, "Reloading configuration '{Path}' failed unexpectedly; the previous configuration keeps serving")]
+    public static partial void ConfigReloadCrashed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(117, LogLevel.Debug, "Watching {Count} folder(s) for configuration changes: {Directories}")]
+    public static partial void ConfigWatching(ILogger logger, int count, string directories);
+
+    [LoggerMessage(201, LogLevel.Debug, "Provider '{Provider}' of model '{Model}' has no loaded YARP cluster (a reload ran during this request); sent through the standby client")]
+    public static partial void StandbyClient(ILogger logger, string provider, string model);
+
     [LoggerMessage(300, LogLevel.Warning, "Circuit of provider '{Provider}' opened: it is skipped for {BreakMs} ms")]
     public static partial void CircuitOpened(ILogger logger, string provider, long breakMs);
 

@@ -18,10 +18,22 @@ internal static class ConfigFiles
     public static bool IsGlob(string path) => path.AsSpan().IndexOfAny("*?[{") >= 0;
 
     /// <summary>Reads, parses and merges the file or every file a glob matches.</summary>
+    /// <param name="pathOrGlob">A file, or a glob of files.</param>
+    /// <param name="inputs">Records each file as read (and the glob's matches), also when loading fails.</param>
     /// <exception cref="ConfigException">No file matches, a file cannot be read or is not TOML, or two files define the same key.</exception>
-    public static (TomlTable Root, ConfigSources Sources) Load(string pathOrGlob)
+    public static (TomlTable Root, ConfigSources Sources) Load(string pathOrGlob, ConfigInputs? inputs = null)
     {
-        var files = IsGlob(pathOrGlob) ? Expand(pathOrGlob) : [Path.GetFullPath(pathOrGlob)];
+        IReadOnlyList<string> files;
+        if (IsGlob(pathOrGlob))
+        {
+            inputs?.SetGlob(pathOrGlob, []);
+            files = Expand(pathOrGlob);
+            inputs?.SetGlob(pathOrGlob, files);
+        }
+        else
+        {
+            files = [Path.GetFullPath(pathOrGlob)];
+        }
         var errors = new List<string>();
         var documents = new List<(string File, TomlTable Root)>(files.Count);
         foreach (var file in files)
@@ -30,9 +42,11 @@ internal static class ConfigFiles
             try
             {
                 bytes = File.ReadAllBytes(file);
+                inputs?.AddFile(file, bytes);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
+                inputs?.AddMissingFile(file);
                 errors.Add($"{file}: cannot read the configuration file: {ex.Message}");
                 continue;
             }
@@ -49,7 +63,9 @@ internal static class ConfigFiles
         {
             throw new ConfigException(errors);
         }
-        return Merge(documents);
+        var merged = Merge(documents);
+        merged.Sources.Inputs = inputs;
+        return merged;
     }
 
     /// <summary>Merges parsed documents (in order) into the first one, recording which file declared each key.</summary>
@@ -260,6 +276,9 @@ internal sealed class ConfigSources
 
     /// <summary>The files, in the order they were merged.</summary>
     public ImmutableArray<string> Files { get; }
+
+    /// <summary>Where files the configuration names are recorded as they are read (for the reloader); null when not recorded.</summary>
+    public ConfigInputs? Inputs { get; set; }
 
     /// <summary>Whether messages should say which file a key is in.</summary>
     public bool HasSeveralFiles => Files.Length > 1;

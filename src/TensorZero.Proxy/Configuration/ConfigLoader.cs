@@ -38,10 +38,15 @@ public sealed class ConfigException : TensorZeroStartupException
 internal static class ConfigLoader
 {
     /// <summary>Reads and maps a file, or every file a glob (<c>config/tensorzero.*.toml</c>) matches.</summary>
+    /// <param name="pathOrGlob">The file or glob.</param>
+    /// <param name="inputs">
+    /// Records every file and directory read, also when the load fails (so the reloader can watch a file that is missing
+    /// or broken); a new one when null. The result's <see cref="GatewayConfig.Inputs"/> is this.
+    /// </param>
     /// <exception cref="ConfigException">No file, a file that is not TOML, two files defining one key, or an invalid configuration.</exception>
-    public static GatewayConfig LoadFile(string pathOrGlob)
+    public static GatewayConfig LoadFile(string pathOrGlob, ConfigInputs? inputs = null)
     {
-        var (root, sources) = ConfigFiles.Load(pathOrGlob);
+        var (root, sources) = ConfigFiles.Load(pathOrGlob, inputs ?? new ConfigInputs());
         return Map(root, sources);
     }
 
@@ -109,6 +114,7 @@ internal static class ConfigLoader
             ProviderTypeDefaults = typeDefaults,
             SourcePath = sources.Files.IsEmpty ? null : sources.Files[0],
             SourcePaths = sources.Files,
+            Inputs = sources.Inputs ?? ConfigInputs.None,
             Warnings = [.. reader.Warnings],
         };
     }

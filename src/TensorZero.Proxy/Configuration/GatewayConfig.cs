@@ -42,6 +42,9 @@ internal sealed record GatewayConfig
     /// <summary>Every file the configuration came from (a glob matches several), sorted; empty for parsed text.</summary>
     public ImmutableArray<string> SourcePaths { get; init; } = [];
 
+    /// <summary>Every file and directory the load read, as read (what the reloader watches); empty for parsed text.</summary>
+    public ConfigInputs Inputs { get; init; } = ConfigInputs.None;
+
     /// <summary>
     /// Valid settings that are probably mistakes, and accepted TensorZero settings that have no effect here, each
     /// with its key path.

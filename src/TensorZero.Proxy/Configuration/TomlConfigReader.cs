@@ -254,6 +254,8 @@ internal sealed class TomlConfigReader
             return null;
         }
         var resolved = Sources.Resolve(table, key, written);
+        // Files below it are read later (template includes, at build): watched as a whole.
+        Sources.Inputs?.AddDirectory(resolved);
         if (!System.IO.Directory.Exists(resolved))
         {
             Error(table, key, Join(path, key), $"'{written}' (resolved to '{resolved}') is not a directory");
@@ -276,15 +278,19 @@ internal sealed class TomlConfigReader
         var file = Sources.Resolve(table, key, written);
         if (System.IO.Directory.Exists(file))
         {
+            Sources.Inputs?.AddMissingFile(file);
             Error(table, key, Join(path, key), $"'{file}' is a directory; a file path is expected");
             return null;
         }
         try
         {
-            return (file, File.ReadAllBytes(file));
+            var bytes = File.ReadAllBytes(file);
+            Sources.Inputs?.AddFile(file, bytes);
+            return (file, bytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            Sources.Inputs?.AddMissingFile(file);
             Error(table, key, Join(path, key), $"cannot read '{file}': {ex.Message}");
             return null;
         }

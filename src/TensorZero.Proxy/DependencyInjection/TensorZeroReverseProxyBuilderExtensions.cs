@@ -74,6 +74,10 @@ public static class TensorZeroReverseProxyBuilderExtensions
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         services.AddTensorZeroObservability();
         services.AddTensorZeroFeedback();
+        services.AddTensorZeroConfigReload();
+        // TensorZeroOptions.ReloadOnChange (configuration or code) decides whether the reloader watches.
+        services.AddOptions<ConfigReloadOptions>().PostConfigure<IOptions<TensorZeroOptions>>(
+            (reload, options) => reload.ReloadOnChange = options.Value.ReloadOnChange);
         return services;
     }
 }

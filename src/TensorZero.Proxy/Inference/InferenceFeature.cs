@@ -125,6 +125,13 @@ internal sealed class InferenceFeature
 
     public InferenceRequest Request { get; }
 
+    /// <summary>
+    /// The configuration snapshot this request runs on, read once when it started. Everything the request does (target,
+    /// variants, providers, timeouts) comes from it, never from the accessor again: a reload mid-request does not
+    /// change what the request sees, and the request finishes on the snapshot it started with.
+    /// </summary>
+    public GatewayRuntime? Runtime { get; init; }
+
     /// <summary>The validated <c>tensorzero::*</c> fields.</summary>
     public GatewayFields Fields { get; }
 

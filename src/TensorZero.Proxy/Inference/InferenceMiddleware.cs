@@ -62,6 +62,7 @@ internal sealed class InferenceMiddleware
         {
             return;
         }
+        // The one read of the snapshot for this request (InferenceFeature.Runtime carries it on).
         var runtime = _runtime.Current;
         InferenceRequest? request;
         TypedInferenceRequest? typedRequest = null;
@@ -147,6 +148,7 @@ internal sealed class InferenceMiddleware
 
         var inference = new InferenceFeature(request, fields, UuidV7.Create(now), now, _time.GetTimestamp())
         {
+            Runtime = runtime,
             ExtraHeaders = extraHeaders,
             ExtraBody = extraBody,
             ExtraHeadersJson = ExtraParameters.HeadersJson(gatewayFields),

@@ -43,13 +43,19 @@ internal sealed class ModelInferenceCache
     /// <summary>Entries held now.</summary>
     public int Count => _entries.Count;
 
-    /// <summary>The cache key of one provider request.</summary>
-    public static string Key(string modelName, string providerName, ReadOnlySpan<byte> body)
+    /// <summary>
+    /// The cache key of one provider request. <paramref name="providerFingerprint"/> (<c>RuntimeProvider.Fingerprint</c>)
+    /// ties an entry to the provider's configuration: after a reload that changes the provider (its endpoint, model
+    /// name, extra body...), its old answers are not served for the new one; an unchanged provider keeps its entries.
+    /// </summary>
+    public static string Key(string modelName, string providerName, string providerFingerprint, ReadOnlySpan<byte> body)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes(modelName));
         hash.AppendData([0]);
         hash.AppendData(Encoding.UTF8.GetBytes(providerName));
+        hash.AppendData([0]);
+        hash.AppendData(Encoding.UTF8.GetBytes(providerFingerprint));
         hash.AppendData([0]);
         hash.AppendData(body);
         return Convert.ToHexString(hash.GetHashAndReset());

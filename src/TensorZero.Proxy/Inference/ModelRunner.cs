@@ -48,19 +48,20 @@ internal sealed class ModelRunner
     private readonly IProxyStateLookup _proxyState;
     private readonly DummyModels _dummy;
     private readonly ModelInferenceCache _cache;
-    private readonly GatewayRuntimeAccessor _runtime;
+    private readonly IForwarderHttpClientFactory _clientFactory;
     private readonly ProviderCircuitBreakers _breakers;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelRunner> _logger;
     private readonly int _maxBufferedResponseBytes;
     private readonly ResponseCaptures _captures;
+    private HttpMessageInvoker? _standbyClient;
 
     public ModelRunner(
         IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyModels dummy, ProviderCircuitBreakers breakers,
         TimeProvider time, IOptions<TensorZeroOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures, ModelInferenceCache cache,
-        GatewayRuntimeAccessor runtime)
+        IForwarderHttpClientFactory clientFactory)
     {
-        _runtime = runtime;
+        _clientFactory = clientFactory;
         _cache = cache;
         _captures = captures;
         _forwarder = forwarder;
@@ -83,6 +84,7 @@ internal sealed class ModelRunner
         HttpContext context, InferenceFeature inference, RuntimeModel model, RuntimeVariant? variant, Deadline? variantDeadline,
         IReadOnlyCollection<string> skip)
     {
+        var runtime = inference.Runtime ?? throw new InvalidOperationException("The inference has no configuration snapshot.");
         var stream = inference.Request.Stream;
         var modelDeadline = Deadline.For(TimeoutLevel.Model, model.Timeouts, stream, _time.GetTimestamp(), _time);
         var rateLimited = new List<string>();
@@ -122,7 +124,7 @@ internal sealed class ModelRunner
                 continue;
             }
 
-            var global = Deadline.For(TimeoutLevel.Provider, _runtime.Current.OutboundTimeouts, stream, now, _time);
+            var global = Deadline.For(TimeoutLevel.Provider, runtime.OutboundTimeouts, stream, now, _time);
             Deadline[] deadlines = variantDeadline is { } v
                 ? [v, modelDeadline, Deadline.For(TimeoutLevel.Provider, provider.Config.Timeouts, stream, now, _time), global]
                 : [modelDeadline, Deadline.For(TimeoutLevel.Provider, provider.Config.Timeouts, stream, now, _time), global];
@@ -193,6 +195,10 @@ internal sealed class ModelRunner
         return new ModelRunResult(ModelRunOutcome.AllProvidersFailed, rateLimited);
     }
 
+    /// <summary>The client for providers whose YARP cluster is not loaded, created on first use (YARP's factory, the clusters' settings).</summary>
+    private HttpMessageInvoker StandbyClient => LazyInitializer.EnsureInitialized(ref _standbyClient, () => _clientFactory.CreateClient(
+        new ForwarderHttpClientContext { ClusterId = "tensorzero-standby", NewConfig = GatewayRuntime.ProviderHttpClient }));
+
     /// <summary>The circuit breaker key of a provider: its cluster (shorthands share one per type).</summary>
     private static string Key(RuntimeProvider provider) => provider.ClusterId ?? $"in-process/{provider.ModelName}/{provider.Name}";
 
@@ -229,7 +235,7 @@ internal sealed class ModelRunner
         // The key is the request as the provider is sent it, in its dialect (OpenAI's for the dummy).
         return OpenAIChatFormat.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName,
             OpenAIChatFormat.Speaks(providerType) ? providerType : "openai", inference.Request.Stream, out var body, out _, model.Name, provider.Name)
-            ? ModelInferenceCache.Key(model.Name, provider.Name, body)
+            ? ModelInferenceCache.Key(model.Name, provider.Name, provider.Fingerprint, body)
             : null;
     }
 
@@ -414,13 +420,22 @@ internal sealed class ModelRunner
         HttpContext context, InferenceFeature inference, RuntimeModel model, RuntimeProvider provider, RuntimeVariant? variant, DeadlineSet deadlines)
     {
         var started = _time.GetTimestamp();
-        if (!_proxyState.TryGetCluster(provider.ClusterId!, out var cluster) || cluster.Model.HttpClient is null)
+        HttpMessageInvoker client;
+        ForwarderRequestConfig requestConfig;
+        if (_proxyState.TryGetCluster(provider.ClusterId!, out var cluster) && cluster.Model.HttpClient is { } clusterClient)
         {
-            return new AttemptRecord(model.Name, provider.Name, AttemptOutcome.Error, null, TimeSpan.Zero, "the provider's cluster is not loaded")
-            {
-                Variant = variant?.Name,
-                StartedTimestamp = started,
-            };
+            client = clusterClient;
+            requestConfig = cluster.Model.Config.HttpRequest ?? ForwarderRequestConfig.Empty;
+        }
+        else
+        {
+            // YARP's clusters follow the current configuration; this request's snapshot can be older (a reload removed the
+            // provider while the request ran) or newer (YARP has not applied the reload yet). Either way the request
+            // finishes on its own snapshot: the provider's address is the snapshot's, sent through a client with the
+            // clusters' settings.
+            Log.StandbyClient(_logger, provider.Name, model.Name);
+            client = StandbyClient;
+            requestConfig = inference.Runtime!.RequestConfig;
         }
 
         var (preCommitAt, preCommitLevel) = deadlines.EarliestPreCommit();
@@ -464,8 +479,7 @@ internal sealed class ModelRunner
         SetAttemptHeaders(context, inference, provider);
 
         var error = await _forwarder.SendAsync(
-            context, provider.DestinationPrefix!, cluster.Model.HttpClient, cluster.Model.Config.HttpRequest ?? ForwarderRequestConfig.Empty,
-            ProviderHttpTransformer.Instance, preCommit?.Token ?? CancellationToken.None);
+            context, provider.DestinationPrefix!, client, requestConfig, ProviderHttpTransformer.Instance, preCommit?.Token ?? CancellationToken.None);
 
         var elapsed = _time.GetElapsedTime(started);
         var ttft = attempt.FirstTokenAt is { } first ? _time.GetElapsedTime(started, first) : (TimeSpan?)null;

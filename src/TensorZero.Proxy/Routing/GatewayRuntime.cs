@@ -23,12 +23,14 @@ internal sealed class GatewayRuntime
 
     private GatewayRuntime(
         GatewayConfig config, FrozenDictionary<string, RuntimeModel> models, FrozenDictionary<string, RuntimeFunction> functions,
-        TimeSpan activityTimeout, Func<string, string?> environment)
+        TimeSpan activityTimeout, Func<string, string?> environment, ConfigInputs inputs)
     {
         Config = config;
         Models = models;
         Functions = functions;
         ActivityTimeout = activityTimeout;
+        RequestConfig = new ForwarderRequestConfig { ActivityTimeout = activityTimeout };
+        Inputs = inputs;
         _environment = environment;
         HasConfiguredExtraBody = models.Values.Any(m => m.Providers.Any(p => p.Config.ExtraBody.Length > 0))
             || functions.Values.Any(f => f.Variants.Values.Any(v => v.Config.ExtraBody.Length > 0 || v.Model.Providers.Any(p => p.Config.ExtraBody.Length > 0)));
@@ -63,12 +65,34 @@ internal sealed class GatewayRuntime
     /// </summary>
     public TimeSpan ActivityTimeout { get; }
 
+    /// <summary>The request settings of every provider cluster (<see cref="ActivityTimeout"/>).</summary>
+    public ForwarderRequestConfig RequestConfig { get; }
+
+    /// <summary>
+    /// The HTTP client settings of every provider cluster. A provider whose cluster is gone from YARP (a reload removed
+    /// it while a request on this snapshot still runs) is reached through a client with these same settings.
+    /// </summary>
+    public static HttpClientConfig ProviderHttpClient { get; } = new() { DangerousAcceptAnyServerCertificate = false, EnableMultipleHttp2Connections = true };
+
+    /// <summary>What the configuration was built from: its files, and the credential files the build read.</summary>
+    public ConfigInputs Inputs { get; }
+
     /// <summary>Builds the snapshot; a routed provider whose credential variable is unset is an error.</summary>
     /// <exception cref="ConfigException">Every missing credential, with its key path.</exception>
-    public static GatewayRuntime Build(GatewayConfig config, Func<string, string?> environment)
+    public static GatewayRuntime Build(GatewayConfig config, Func<string, string?> environment) =>
+        Build(config, environment, config.Inputs.With(inputs => AddCredentialFiles(inputs, config, environment)));
+
+    /// <summary>
+    /// Builds the snapshot, recording what it is built from in <paramref name="inputs"/> (the configuration's inputs
+    /// plus the credential files, recorded before they are read). The reloader passes its own so that a build that
+    /// fails still says which files to watch.
+    /// </summary>
+    /// <exception cref="ConfigException">Every missing credential, with its key path.</exception>
+    public static GatewayRuntime Build(GatewayConfig config, Func<string, string?> environment, ConfigInputs inputs)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(inputs);
 
         var errors = new List<string>();
         var models = new Dictionary<string, RuntimeModel>(StringComparer.Ordinal);
@@ -138,12 +162,39 @@ internal sealed class GatewayRuntime
             activityTimeout = largest + TimeSpan.FromMinutes(1);
         }
         var runtime = new GatewayRuntime(config, models.ToFrozenDictionary(StringComparer.Ordinal),
-            functions.ToFrozenDictionary(StringComparer.Ordinal), activityTimeout, environment);
+            functions.ToFrozenDictionary(StringComparer.Ordinal), activityTimeout, environment, inputs);
         foreach (var (shorthand, model) in shorthands)
         {
             runtime._shorthands.TryAdd(shorthand, model);
         }
         return runtime;
+    }
+
+    /// <summary>
+    /// Records the key files of every routed provider (<c>path::</c>, <c>path_from_env::</c>, their fallbacks) as they are
+    /// now, before the build reads them: a rotated key file is a change of the configuration.
+    /// </summary>
+    internal static void AddCredentialFiles(ConfigInputs inputs, GatewayConfig config, Func<string, string?> environment)
+    {
+        foreach (var model in config.Models.Values)
+        {
+            foreach (var name in model.Routing)
+            {
+                for (var location = model.Providers[name].ApiKeyLocation; location is not null; location = location.Fallback)
+                {
+                    var file = location.Source switch
+                    {
+                        CredentialSource.Path => location.Name,
+                        CredentialSource.PathFromEnv => environment(location.Name!) is { Length: > 0 } named ? named : null,
+                        _ => null,
+                    };
+                    if (file is not null)
+                    {
+                        inputs.AddFileNow(Path.GetFullPath(file));
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -179,12 +230,18 @@ internal sealed class GatewayRuntime
         var path = $"models.{modelName}.providers.{provider.Name}";
         if (provider.Type == ProviderType.Dummy)
         {
-            return new RuntimeProvider(modelName, provider, provider.ModelName!, Policy: null, ClusterId: null, DestinationPrefix: null);
+            return new RuntimeProvider(modelName, provider, provider.ModelName!, Policy: null, ClusterId: null, DestinationPrefix: null)
+            {
+                Fingerprint = ProviderFingerprint.Of(provider),
+            };
         }
         if (!provider.Implemented)
         {
             // Loaded so the configuration is accepted; no credential is looked up and no request is ever sent.
-            return new RuntimeProvider(modelName, provider, provider.ModelName ?? provider.DeploymentId ?? "", Policy: null, ClusterId: null, DestinationPrefix: null);
+            return new RuntimeProvider(modelName, provider, provider.ModelName ?? provider.DeploymentId ?? "", Policy: null, ClusterId: null, DestinationPrefix: null)
+            {
+                Fingerprint = ProviderFingerprint.Of(provider),
+            };
         }
 
         var credential = ResolveCredential(provider.ApiKeyLocation, environment, out var credentialError);
@@ -236,6 +293,7 @@ internal sealed class GatewayRuntime
         return new RuntimeProvider(modelName, provider, upstreamModel, policy, clusterId, baseUri.AbsoluteUri)
         {
             DynamicCredentialName = credential.DynamicName,
+            Fingerprint = ProviderFingerprint.Of(provider),
         };
     }
 
@@ -398,7 +456,7 @@ internal sealed class GatewayRuntime
     /// <summary>One YARP cluster per provider (and per shorthand type), with the gateway's request settings.</summary>
     public IReadOnlyList<ClusterConfig> CreateClusters()
     {
-        var requestConfig = new ForwarderRequestConfig { ActivityTimeout = ActivityTimeout };
+        var requestConfig = RequestConfig;
         var clusters = new List<ClusterConfig> { new() { ClusterId = InferenceClusterId } };
         foreach (var model in Models.Values)
         {
@@ -425,7 +483,7 @@ internal sealed class GatewayRuntime
     {
         ClusterId = id,
         HttpRequest = requestConfig,
-        HttpClient = new HttpClientConfig { DangerousAcceptAnyServerCertificate = false, EnableMultipleHttp2Connections = true },
+        HttpClient = ProviderHttpClient,
         Destinations = new Dictionary<string, DestinationConfig>(StringComparer.Ordinal) { ["upstream"] = new() { Address = address } },
     };
 }
@@ -486,6 +544,13 @@ internal sealed record RuntimeProvider(
     /// the credential uses the fallback, and without one the attempt fails (TensorZero's "API key missing").
     /// </summary>
     public string? DynamicCredentialName { get; init; }
+
+    /// <summary>
+    /// A hash of the provider's whole configuration (<see cref="ProviderFingerprint"/>): equal across reloads exactly when
+    /// nothing of it changed. It is part of the model inference cache key, so a changed provider never answers from
+    /// entries its old configuration produced, and the reloader resets the circuit of a provider whose fingerprint changed.
+    /// </summary>
+    public string Fingerprint { get; init; } = "";
 
     /// <summary>Never print the policy: it holds the credential.</summary>
     public override string ToString() => $"provider '{Name}' of model '{ModelName}'";

@@ -118,6 +118,22 @@ public sealed class PluginSurfaceTests
         host.App.Services.GetRequiredService<TensorZeroGateway>().Config.Models.Should().Contain(["dummy", "dummy-failover"]);
     }
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData(false, false)]
+    public async Task ReloadOnChange_SetInCode_ReachesTheReloader(bool? inCode, bool expected)
+    {
+        await using var host = await HostApp.StartAsync(options =>
+        {
+            if (inCode is { } value)
+            {
+                options.ReloadOnChange = value;
+            }
+        });
+
+        host.App.Services.GetRequiredService<IOptions<TensorZero.Proxy.Configuration.ConfigReloadOptions>>().Value.ReloadOnChange.Should().Be(expected);
+    }
+
     private static RouteConfig TensorZeroRoute(string id, string path, string kind) => new()
     {
         RouteId = id,

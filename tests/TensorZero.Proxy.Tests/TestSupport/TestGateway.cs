@@ -59,7 +59,12 @@ internal sealed class TestGateway : IAsyncDisposable
     /// </summary>
     public static Task<TestGateway> StartWithClockAsync(string toml, TimeProvider time) => StartAsync(toml, environment: null, time, []);
 
-    private static async Task<TestGateway> StartAsync(string toml, IReadOnlyDictionary<string, string>? environment, TimeProvider? time, string[] extraArgs)
+    /// <summary>Starts the gateway on TOML text with further service registrations (a log capture, reload settings).</summary>
+    public static Task<TestGateway> StartWithServicesAsync(string toml, Action<IServiceCollection> configureServices, params string[] extraArgs) =>
+        StartAsync(toml, environment: null, time: null, extraArgs, configureServices);
+
+    private static async Task<TestGateway> StartAsync(
+        string toml, IReadOnlyDictionary<string, string>? environment, TimeProvider? time, string[] extraArgs, Action<IServiceCollection>? configureServices = null)
     {
         var path = Path.Combine(Path.GetTempPath(), $"tzp-test-{Guid.NewGuid():N}.toml");
         await File.WriteAllTextAsync(path, toml);
@@ -80,6 +85,7 @@ internal sealed class TestGateway : IAsyncDisposable
                 {
                     services.AddSingleton(time);
                 }
+                configureServices?.Invoke(services);
             });
         await app.StartAsync();
         return new TestGateway(app, path, capture, dataDir, ownsDataDir: chosen is null);

@@ -156,11 +156,9 @@ internal static class GatewayHost
         services.Configure<GatewayHostOptions>(configuration.GetSection(GatewayHostOptions.SectionName));
         services.AddSingleton(new GatewayRuntimeAccessor(runtime));
         services.TryAddSingleton(TimeProvider.System);
-        services.Configure<CircuitBreakerSettings>(configuration.GetSection($"{GatewayHostOptions.SectionName}:CircuitBreaker"));
         services.AddSingleton<DummyModels>();
         services.AddSingleton<ModelInferenceCache>();
-        services.AddSingleton<ProviderCircuitBreakers>();
-        services.AddSingleton<VariantRetries>();
+        services.AddTensorZeroResilience(configuration);
         services.AddSingleton<ModelRunner>();
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         // Plain YARP routes and clusters from appsettings.json "ReverseProxy" (a sidecar in front of a legacy

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -136,7 +138,8 @@ internal sealed class ProviderCircuitBreakers
     /// What a breaker's verdict is about, per cluster of a snapshot: for a configured provider, where its attempts go and
     /// every setting of it (type, address, model, credential location, timeouts, extra headers and body, ...); for a
     /// shorthand type's shared cluster, its address and the configured credential defaults of the provider types.
-    /// Credentials are named by location, never by value.
+    /// Credentials read from the environment or files are named by location, never by value; the identities are kept as
+    /// SHA-256 digests, so configured header values (which may be credentials) are not copied either.
     /// </summary>
     internal static Func<ProviderCircuitKey, string?> Identities(GatewayRuntime runtime)
     {
@@ -147,7 +150,7 @@ internal sealed class ProviderCircuitBreakers
             {
                 if (provider.ClusterId is { } cluster)
                 {
-                    identities[cluster] = Identity(provider);
+                    identities[cluster] = Digest(Identity(provider));
                 }
             }
         }
@@ -157,7 +160,7 @@ internal sealed class ProviderCircuitBreakers
         {
             if (cluster.Destinations is { Count: > 0 } destinations && !identities.ContainsKey(cluster.ClusterId))
             {
-                identities[cluster.ClusterId] = $"shared {destinations.Values.First().Address} {typeDefaults}";
+                identities[cluster.ClusterId] = Digest($"shared {destinations.Values.First().Address} {typeDefaults}");
             }
         }
         return key => identities.GetValueOrDefault(key.Cluster);
@@ -174,6 +177,8 @@ internal sealed class ProviderCircuitBreakers
             c.Timeouts, string.Join(",", c.ExtraHeaders), string.Join(",", c.ExtraBody), c.AllowCredentialOverride,
             string.Join(",", c.ForwardClientHeaders));
     }
+
+    private static string Digest(string identity) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
 
     private Breaker Configure(ResiliencePipelineBuilder builder, ProviderCircuitKey key, string identity)
     {

@@ -65,11 +65,9 @@ public static class TensorZeroReverseProxyBuilderExtensions
             return new GatewayRuntimeAccessor(runtime);
         });
         services.AddSingleton(sp => new TensorZeroGateway(sp.GetRequiredService<GatewayRuntimeAccessor>()));
-        services.AddOptions<CircuitBreakerSettings>().BindConfiguration($"{TensorZeroOptions.SectionName}:CircuitBreaker");
         services.AddSingleton<DummyModels>();
         services.AddSingleton<ModelInferenceCache>();
-        services.AddSingleton<ProviderCircuitBreakers>();
-        services.AddSingleton<VariantRetries>();
+        services.AddTensorZeroResilience();
         services.AddSingleton<ModelRunner>();
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         services.AddTensorZeroObservability();

@@ -70,6 +70,9 @@ internal sealed record AttemptRecord(
     /// <summary>Whether a connection was attempted (everything but a skipped provider).</summary>
     public bool WasAttempted => Outcome != AttemptOutcome.CircuitOpen;
 
+    /// <inheritdoc />
+    public string ResultName => Observability.InferenceRecords.Describe(Outcome);
+
     /// <summary>e.g. "provider 'azure' of model 'gpt-4o': status 500 after 12 ms".</summary>
     public string Describe()
     {

@@ -326,8 +326,7 @@ internal sealed class InferenceMiddleware
     private async Task<ModelRunResult> RunVariantAsync(HttpContext context, InferenceFeature inference, RuntimeVariant variant)
     {
         var deadline = Deadline.For(TimeoutLevel.Variant, variant.Config.Timeouts, inference.Request.Stream, _time.GetTimestamp(), _time);
-        var pipeline = _retries.For<ModelRunResult>(variant.Config.Retries,
-            static r => r.Outcome is ModelRunOutcome.AllProvidersFailed or ModelRunOutcome.ModelTimedOut);
+        var pipeline = _retries.For(variant.FunctionName, variant.Name, variant.Config.Retries);
         if (pipeline is null)
         {
             return await _runner.RunAsync(context, inference, variant.Model, variant, deadline, skip: []);

@@ -34,7 +34,21 @@ internal enum ModelRunOutcome
 }
 
 /// <summary>The outcome of one run of a routing list, and which providers answered 429 in it.</summary>
-internal sealed record ModelRunResult(ModelRunOutcome Outcome, IReadOnlyList<string> RateLimitedProviders);
+internal sealed record ModelRunResult(ModelRunOutcome Outcome, IReadOnlyList<string> RateLimitedProviders) : IRetryOutcome
+{
+    /// <summary>Every provider failed or the model timed out: a variant's retries run the routing list again.</summary>
+    public bool ShouldRetry => Outcome is ModelRunOutcome.AllProvidersFailed or ModelRunOutcome.ModelTimedOut;
+
+    /// <inheritdoc />
+    public string ResultName => Outcome switch
+    {
+        ModelRunOutcome.Committed => "committed",
+        ModelRunOutcome.ClientAbort => "client_abort",
+        ModelRunOutcome.AllProvidersFailed => "all_providers_failed",
+        ModelRunOutcome.ModelTimedOut => "model_timed_out",
+        _ => "variant_timed_out",
+    };
+}
 
 /// <summary>
 /// Runs a model's providers in routing order (DESIGN.md §1 step 3, §4): skips providers whose circuit is

@@ -1,8 +1,11 @@
-using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
+using Polly.Registry;
+using TensorZero.Proxy.Routing;
 
 namespace TensorZero.Proxy.Resilience;
 
@@ -26,30 +29,62 @@ internal sealed class CircuitBreakerSettings
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 }
 
+/// <summary>
+/// A result of a resilience pipeline as Polly's telemetry names it (the <c>Result</c> of its log lines): a constant word,
+/// so naming it costs nothing on executions whose events are not logged.
+/// </summary>
+internal interface IResilienceResult
+{
+    /// <summary>A short constant word: <c>connect_error</c>, <c>all_providers_failed</c>, ...</summary>
+    string ResultName { get; }
+}
+
 /// <summary>What an attempt run under a circuit breaker reports back to it.</summary>
-internal interface ICircuitOutcome
+internal interface ICircuitOutcome : IResilienceResult
 {
     /// <summary>Whether the provider failed (connect error, timeout, 5xx, 429, stalled or broken stream).</summary>
     bool IsProviderFailure { get; }
 }
 
+/// <summary>The registry key of a provider's circuit breaker: its YARP cluster.</summary>
+/// <param name="Cluster"><c>model/provider</c> for a configured provider; <c>shorthand/type</c>, shared by a type's shorthand models.</param>
+internal readonly record struct ProviderCircuitKey(string Cluster)
+{
+    public override string ToString() => Cluster;
+}
+
 /// <summary>
-/// One Polly.Core circuit breaker per provider (keyed by its cluster). The attempt loop asks
-/// <see cref="IsOpen"/> to skip a provider known to be dead, which costs no connection; attempts run through
-/// <see cref="ExecuteAsync{T}"/> so their outcomes move the breaker. A client abort is never a failure.
+/// One circuit breaker per provider (keyed by its cluster), a Polly.Extensions registry pipeline
+/// (<see cref="ResiliencePipelineRegistry{TKey}"/> of <see cref="ProviderCircuitKey"/>) with the gateway's telemetry and
+/// clock. The attempt loop asks <see cref="IsOpen"/> to skip a provider known to be dead, which costs no connection;
+/// attempts run through <see cref="ExecuteAsync{T}"/> so their outcomes move the breaker. A client abort is never a failure.
 /// </summary>
+/// <remarks>
+/// A breaker belongs to its cluster and to the provider's settings (<see cref="Identity"/>): a reloaded configuration
+/// whose provider has the same settings keeps the breaker and its state; changed settings rebuild it closed; a removed
+/// provider's breaker is retired (see <see cref="KeyedPipelines{TKey, TSettings, TState}"/>).
+/// </remarks>
 internal sealed class ProviderCircuitBreakers
 {
-    private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.Ordinal);
+    /// <summary>The <c>pipeline.name</c> of every breaker in Polly's telemetry (the instance is the cluster).</summary>
+    public const string PipelineName = "tensorzero-provider-circuit";
+
+    /// <summary>The identity of a cluster the configuration does not have (a request of an older configuration).</summary>
+    private const string NotConfigured = "(not in the configuration)";
+
+    private readonly KeyedPipelines<ProviderCircuitKey, string, Breaker> _breakers;
     private readonly CircuitBreakerSettings _settings;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ProviderCircuitBreakers> _logger;
 
-    public ProviderCircuitBreakers(IOptions<CircuitBreakerSettings> settings, TimeProvider timeProvider, ILogger<ProviderCircuitBreakers> logger)
+    public ProviderCircuitBreakers(
+        ResiliencePipelineRegistry<ProviderCircuitKey> registry, GatewayRuntimeAccessor runtime, IOptions<CircuitBreakerSettings> settings,
+        TimeProvider timeProvider, ILogger<ProviderCircuitBreakers> logger)
     {
         _settings = settings.Value;
         _timeProvider = timeProvider;
         _logger = logger;
+        _breakers = new(registry, runtime, Identities, Configure);
     }
 
     /// <summary>
@@ -58,15 +93,15 @@ internal sealed class ProviderCircuitBreakers
     /// attempt goes through the breaker and becomes the half-open probe.
     /// </summary>
     public bool IsOpen(string key) =>
-        _breakers.TryGetValue(key, out var breaker) && breaker.State.CircuitState switch
+        _breakers.TryGet(new ProviderCircuitKey(key), out var entry) && entry.State is var breaker && breaker.State.CircuitState switch
         {
             CircuitState.Isolated => true,
             CircuitState.Open => _timeProvider.GetTimestamp() < Interlocked.Read(ref breaker.OpenUntil),
             _ => false,
         };
 
-    /// <summary>The state of every breaker created so far, for /metrics.</summary>
-    public IEnumerable<(string Key, CircuitState State)> States => _breakers.Select(b => (b.Key, b.Value.State.CircuitState));
+    /// <summary>The state of every breaker created so far whose provider the configuration has, for /metrics.</summary>
+    public IEnumerable<(string Key, CircuitState State)> States => _breakers.Live.Select(b => (b.Key.Cluster, b.State.State.CircuitState));
 
     /// <summary>
     /// Runs an attempt under the provider's breaker. Returns false without running it when the circuit is
@@ -75,13 +110,13 @@ internal sealed class ProviderCircuitBreakers
     public async ValueTask<(bool Ran, T? Result)> ExecuteAsync<T>(string key, Func<ValueTask<T>> attempt)
         where T : class, ICircuitOutcome
     {
-        var breaker = _breakers.GetOrAdd(key, Create);
+        var pipeline = _breakers.GetOrAdd(new ProviderCircuitKey(key), NotConfigured).Pipeline!;
         var context = ResilienceContextPool.Shared.Get();
-        Outcome<object?> outcome;
+        Outcome<T> outcome;
         try
         {
-            outcome = await breaker.Pipeline.ExecuteOutcomeAsync<object?, Func<ValueTask<T>>>(
-                static async (_, run) => Outcome.FromResult<object?>(await run()), context, attempt);
+            outcome = await pipeline.ExecuteOutcomeAsync<T, Func<ValueTask<T>>>(
+                static async (_, run) => Outcome.FromResult(await run()), context, attempt);
         }
         finally
         {
@@ -92,47 +127,90 @@ internal sealed class ProviderCircuitBreakers
             return (false, null);
         }
         outcome.ThrowIfException();
-        return (true, (T)outcome.Result!);
+        return (true, outcome.Result!);
     }
 
     /// <summary>Closes a provider's circuit: a forced attempt at an open provider succeeded.</summary>
     public ValueTask CloseAsync(string key) =>
-        _breakers.TryGetValue(key, out var breaker) ? new ValueTask(breaker.Control.CloseAsync()) : default;
+        _breakers.TryGet(new ProviderCircuitKey(key), out var entry) ? new ValueTask(entry.State.Control.CloseAsync()) : default;
 
-    private Breaker Create(string key)
+    /// <summary>
+    /// What a breaker's verdict is about, per cluster of a snapshot: for a configured provider, where its attempts go and
+    /// every setting of it (type, address, model, credential location, timeouts, extra headers and body, ...); for a
+    /// shorthand type's shared cluster, its address and the configured credential defaults of the provider types.
+    /// Credentials read from the environment or files are named by location, never by value; the identities are kept as
+    /// SHA-256 digests, so configured header values (which may be credentials) are not copied either.
+    /// </summary>
+    internal static Func<ProviderCircuitKey, string?> Identities(GatewayRuntime runtime)
     {
-        var breaker = new Breaker();
-        var state = breaker.State;
-        var control = breaker.Control;
-        var pipeline = new ResiliencePipelineBuilder<object?> { TimeProvider = _timeProvider }
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<object?>
+        var identities = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var model in runtime.Models.Values)
+        {
+            foreach (var provider in model.Providers)
             {
-                FailureRatio = _settings.FailureRatio,
-                MinimumThroughput = Math.Max(2, _settings.MinimumThroughput),
-                SamplingDuration = _settings.SamplingDuration,
-                BreakDuration = _settings.BreakDuration,
-                StateProvider = state,
-                ManualControl = control,
-                ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Result is ICircuitOutcome { IsProviderFailure: true }),
-                OnOpened = args =>
+                if (provider.ClusterId is { } cluster)
                 {
-                    var until = _timeProvider.GetTimestamp() + (long)(args.BreakDuration.TotalSeconds * _timeProvider.TimestampFrequency);
-                    Interlocked.Exchange(ref breaker.OpenUntil, until);
-                    Log.CircuitOpened(_logger, key, (long)args.BreakDuration.TotalMilliseconds);
-                    return default;
-                },
-                OnClosed = _ =>
-                {
-                    Log.CircuitClosed(_logger, key);
-                    return default;
-                },
-            })
-            .Build();
-        breaker.Pipeline = pipeline;
+                    identities[cluster] = Digest(Identity(provider));
+                }
+            }
+        }
+        var typeDefaults = string.Join(",", runtime.Config.ProviderTypeDefaults
+            .Select(d => $"{d.Key}={d.Value}").Order(StringComparer.Ordinal));
+        foreach (var cluster in runtime.CreateClusters())
+        {
+            if (cluster.Destinations is { Count: > 0 } destinations && !identities.ContainsKey(cluster.ClusterId))
+            {
+                identities[cluster.ClusterId] = Digest($"shared {destinations.Values.First().Address} {typeDefaults}");
+            }
+        }
+        return key => identities.GetValueOrDefault(key.Cluster);
+    }
+
+    /// <summary>A configured provider's settings, as one comparable string.</summary>
+    internal static string Identity(RuntimeProvider provider)
+    {
+        var c = provider.Config;
+        return string.Join("\n",
+            provider.DestinationPrefix, provider.Policy?.RequestUri, provider.UpstreamModelName,
+            c.Type, c.Implemented, c.ModelName, c.ApiBase, c.ApiKeyLocation, c.DeploymentId, c.Endpoint, c.ApiType,
+            string.Join(",", c.TypeSettings.Select(s => $"{s.Key}={s.Value}").Order(StringComparer.Ordinal)),
+            c.Timeouts, string.Join(",", c.ExtraHeaders), string.Join(",", c.ExtraBody), c.AllowCredentialOverride,
+            string.Join(",", c.ForwardClientHeaders));
+    }
+
+    private static string Digest(string identity) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
+
+    private Breaker Configure(ResiliencePipelineBuilder builder, ProviderCircuitKey key, string identity)
+    {
+        // A new state provider and control per build: Polly binds each to one breaker.
+        var breaker = new Breaker();
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            FailureRatio = _settings.FailureRatio,
+            MinimumThroughput = Math.Max(2, _settings.MinimumThroughput),
+            SamplingDuration = _settings.SamplingDuration,
+            BreakDuration = _settings.BreakDuration,
+            StateProvider = breaker.State,
+            ManualControl = breaker.Control,
+            ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Result is ICircuitOutcome { IsProviderFailure: true }),
+            OnOpened = args =>
+            {
+                var until = _timeProvider.GetTimestamp() + (long)(args.BreakDuration.TotalSeconds * _timeProvider.TimestampFrequency);
+                Interlocked.Exchange(ref breaker.OpenUntil, until);
+                Log.CircuitOpened(_logger, key.Cluster, (long)args.BreakDuration.TotalMilliseconds);
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                Log.CircuitClosed(_logger, key.Cluster);
+                return default;
+            },
+        });
         return breaker;
     }
 
-    private sealed class Breaker
+    /// <summary>One build of a provider's breaker: its state, its control and the end of its current break.</summary>
+    internal sealed class Breaker
     {
         /// <summary>When the current break ends (a <see cref="TimeProvider"/> timestamp).</summary>
         public long OpenUntil;
@@ -140,7 +218,5 @@ internal sealed class ProviderCircuitBreakers
         public CircuitBreakerStateProvider State { get; } = new();
 
         public CircuitBreakerManualControl Control { get; } = new();
-
-        public ResiliencePipeline<object?> Pipeline { get; set; } = ResiliencePipeline<object?>.Empty;
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Tests.TestSupport;
 
@@ -14,8 +15,9 @@ public sealed class ConfigReloaderTests
     public void Debouncer_BurstOfChanges_FiresOnceWhenQuiet()
     {
         var time = new FakeTimeProvider();
+        var start = time.GetTimestamp();
         var fired = new List<TimeSpan>();
-        using var debouncer = new Debouncer(time, Quiet, MaxDelay, () => fired.Add(TimeSpan.FromTicks(time.GetTimestamp())));
+        using var debouncer = new Debouncer(time, Quiet, MaxDelay, () => fired.Add(time.GetElapsedTime(start)));
 
         debouncer.Notify();
         time.Advance(TimeSpan.FromMilliseconds(100));
@@ -35,8 +37,9 @@ public sealed class ConfigReloaderTests
     public void Debouncer_ChangesWithoutPause_FireAtTheBurstsBound_ThenANewBurstStarts()
     {
         var time = new FakeTimeProvider();
+        var start = time.GetTimestamp();
         var fired = new List<TimeSpan>();
-        using var debouncer = new Debouncer(time, Quiet, MaxDelay, () => fired.Add(TimeSpan.FromTicks(time.GetTimestamp())));
+        using var debouncer = new Debouncer(time, Quiet, MaxDelay, () => fired.Add(time.GetElapsedTime(start)));
 
         for (var i = 0; i < 15; i++)
         {
@@ -46,7 +49,10 @@ public sealed class ConfigReloaderTests
 
         fired.Should().HaveCountGreaterThanOrEqualTo(1);
         fired[0].Should().Be(TimeSpan.FromSeconds(1), "a burst postpones the reload by at most MaxDelay from its first change");
-        time.Advance(TimeSpan.FromSeconds(5));
+        // Microsoft's fake clock fires a timer with the clock at the end of the Advance, so step up to the due time.
+        time.Advance(TimeSpan.FromMilliseconds(149));
+        fired.Should().HaveCount(1, "the second burst's last change came at 1.4 s: quiet for 249 ms only");
+        time.Advance(TimeSpan.FromMilliseconds(1));
         fired.Should().HaveCount(2, "the changes after the first firing are a burst of their own");
         fired[1].Should().Be(TimeSpan.FromMilliseconds(1650), "its last change came at 1.4 s");
     }

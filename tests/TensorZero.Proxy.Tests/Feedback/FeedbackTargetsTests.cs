@@ -7,7 +7,7 @@ namespace TensorZero.Proxy.Tests.Feedback;
 
 public sealed class FeedbackTargetsTests
 {
-    private readonly FakeTimeProvider _time = new();
+    private readonly WatchedFakeTimeProvider _time = new();
     private readonly RecentInferences _recent = new(16);
 
     private Guid NewId(TimeSpan age = default) => UuidV7.Create(_time.GetUtcNow() - age);

@@ -10,7 +10,7 @@ namespace TensorZero.Proxy.Tests.Functional;
 
 /// <summary>
 /// Timeouts, failover, retries and circuit breaking against real loopback providers scripted per request.
-/// The timeout tests run the gateway on a <see cref="FakeTimeProvider"/>: once the provider has the request, the
+/// The timeout tests run the gateway on a <see cref="WatchedFakeTimeProvider"/>: once the provider has the request, the
 /// test moves the clock onto the configured value, and the clock's record of the one-shot timers it fired shows
 /// that the deadline fired at that value exactly (a shorter one would have fired on the way, at its own value; a
 /// longer one never fires and the test fails through <see cref="HangGuard"/>). No assertion depends on how fast
@@ -34,7 +34,7 @@ public sealed class FailoverEndToEndTests
 
     /// <summary>Sends a request, waits until <paramref name="hang"/> holds it, then moves the clock onto <paramref name="ms"/>.</summary>
     private static async Task<HttpResponseMessage> SendThenAdvanceAsync(
-        TestGateway gateway, FakeTimeProvider time, FakeProvider hang, string model, bool stream, int ms)
+        TestGateway gateway, WatchedFakeTimeProvider time, FakeProvider hang, string model, bool stream, int ms)
     {
         var request = Send(gateway, model, stream);
         await hang.FirstRequestAsync();
@@ -43,7 +43,7 @@ public sealed class FailoverEndToEndTests
     }
 
     /// <summary>The deadlines in force fired at <paramref name="ms"/> and at no other time.</summary>
-    private static void ShouldHaveFiredAt(FakeTimeProvider time, int ms) =>
+    private static void ShouldHaveFiredAt(WatchedFakeTimeProvider time, int ms) =>
         time.OneShotsFired.Should().NotBeEmpty().And.OnlyContain(t => t == TimeSpan.FromMilliseconds(ms), $"the deadline is {ms} ms");
 
     private static async Task<(string Text, List<string> Events)> ReadAsync(HttpResponseMessage response, bool stream)
@@ -213,7 +213,7 @@ public sealed class FailoverEndToEndTests
         await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
         await using var good = await FakeProvider.StartAsync(FakeResponses.Default("ok"));
         var toml = "[models.m]\nrouting = [\"hang\", \"good\"]\n" + ProviderToml("m", "hang", hang.BaseUrl, timeouts) + ProviderToml("m", "good", good.BaseUrl);
-        var time = new FakeTimeProvider();
+        var time = new WatchedFakeTimeProvider();
         await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
         using var response = await SendThenAdvanceAsync(gateway, time, hang, "m", stream, 400);
@@ -238,7 +238,7 @@ public sealed class FailoverEndToEndTests
         await using var hang = await FakeProvider.StartAsync(FailingResponses.For(FailureMode.HangBeforeHeaders));
         await using var good = await FakeProvider.StartAsync(FakeResponses.Default("never"));
         var toml = $"[models.m]\nrouting = [\"hang\", \"good\"]\n{timeouts}\n" + ProviderToml("m", "hang", hang.BaseUrl) + ProviderToml("m", "good", good.BaseUrl);
-        var time = new FakeTimeProvider();
+        var time = new WatchedFakeTimeProvider();
         await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
         using var response = await SendThenAdvanceAsync(gateway, time, hang, "m", stream, 600);
@@ -280,7 +280,7 @@ public sealed class FailoverEndToEndTests
             candidate_variants = {"{"} a = 1.0 {"}"}
             fallback_variants = ["b"]
             """;
-        var time = new FakeTimeProvider();
+        var time = new WatchedFakeTimeProvider();
         await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
         using var response = await SendThenAdvanceAsync(gateway, time, hang, "tensorzero::function_name::f", stream, 500);
@@ -303,7 +303,7 @@ public sealed class FailoverEndToEndTests
         var toml = "[models.m]\nrouting = [\"stall\", \"good\"]\n"
             + ProviderToml("m", "stall", stall.BaseUrl, "timeouts = { streaming.ttft_ms = 5000, streaming.total_ms = 800 }")
             + ProviderToml("m", "good", good.BaseUrl);
-        var time = new FakeTimeProvider();
+        var time = new WatchedFakeTimeProvider();
         await using var gateway = await TestGateway.StartWithClockAsync(toml, time);
 
         // The client has the headers once the gateway committed the stream, which starts the post-commit deadline.

@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Time.Testing;
 using TensorZero.Proxy.Functions;
 using TensorZero.Proxy.Inference;
-using TensorZero.Proxy.Tests.TestSupport;
 
 namespace TensorZero.Proxy.Tests.Inference;
 
@@ -13,7 +13,7 @@ public sealed class OpenAICompatibleResponseWriterTests
     private static readonly Guid InferenceId = Guid.Parse("0196368f-19bd-7082-a677-1c0bf346ff24");
     private static readonly Guid EpisodeId = Guid.Parse("0196368f-19bd-7082-a677-1c0bf346ff25");
     private static readonly Guid ModelInferenceId = Guid.Parse("0196368f-19bd-7082-a677-1c0bf346ff26");
-    private static readonly FakeTimeProvider Clock = new(); // 2026-01-01T00:00:00Z
+    private static readonly FakeTimeProvider Clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private const long Created = 1767225600;
 
     private static TypedInferenceResult Chat(params ContentBlock[] content) => new()

@@ -1,6 +1,6 @@
 using FluentAssertions;
+using Microsoft.Extensions.Time.Testing;
 using TensorZero.Proxy.Observability;
-using TensorZero.Proxy.Tests.TestSupport;
 using Xunit;
 
 namespace TensorZero.Proxy.Tests.Observability;

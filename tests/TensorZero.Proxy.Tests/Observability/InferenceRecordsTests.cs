@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using TensorZero.Proxy.Inference;
 using TensorZero.Proxy.Observability;
-using TensorZero.Proxy.Tests.TestSupport;
 
 namespace TensorZero.Proxy.Tests.Observability;
 

@@ -1,8 +1,8 @@
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Inference;
 using TensorZero.Proxy.Observability;
-using TensorZero.Proxy.Tests.TestSupport;
 
 namespace TensorZero.Proxy.Tests.Observability;
 

@@ -11,9 +11,9 @@ public sealed class DummyModelsStreamTests
 
     private static readonly ModelRequest Hello = new() { Messages = [new ModelMessage(Role.User, [new TextBlock("Hello")])] };
 
-    private static Task<List<(DummyStreamItem Item, TimeSpan At)>> Stream(string model, DummyModels? models = null, DummyContext? context = null, FakeTimeProvider? time = null)
+    private static Task<List<(DummyStreamItem Item, TimeSpan At)>> Stream(string model, DummyModels? models = null, DummyContext? context = null, WatchedFakeTimeProvider? time = null)
     {
-        time ??= new FakeTimeProvider();
+        time ??= new WatchedFakeTimeProvider();
         return StreamDriver.CollectAsync((models ?? new DummyModels()).InferStreamAsync(model, Hello, context ?? DummyContext.Default, time, CancellationToken.None), time);
     }
 
@@ -206,7 +206,7 @@ public sealed class DummyModelsStreamTests
     [Fact]
     public async Task InferStreamAsync_Cancelled_StopsWaiting()
     {
-        var time = new FakeTimeProvider();
+        var time = new WatchedFakeTimeProvider();
         using var cts = new CancellationTokenSource();
         var enumerator = new DummyModels().InferStreamAsync("slow", Hello, DummyContext.Default, time, cts.Token).GetAsyncEnumerator();
 

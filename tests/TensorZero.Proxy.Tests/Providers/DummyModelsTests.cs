@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using TensorZero.Proxy.Functions;
 using TensorZero.Proxy.Providers;
 using TensorZero.Proxy.Tests.TestSupport;
@@ -385,7 +386,7 @@ public sealed class DummyModelsTests
     [InlineData("slow", 5001)]
     public async Task InferAsync_WaitsAsTensorZerosDummy(string model, int milliseconds)
     {
-        var time = new FakeTimeProvider();
+        var time = new WatchedFakeTimeProvider();
 
         var task = new DummyModels().InferAsync(model, Hello, DummyContext.Default, time, CancellationToken.None);
         await StreamDriver.RunAsync(task, time);

@@ -4,12 +4,12 @@ using TensorZero.Proxy.Tests.TestSupport;
 namespace TensorZero.Proxy.Tests.Providers;
 
 /// <summary>
-/// Runs code that waits on a <see cref="FakeTimeProvider"/>: time moves 1 ms at a time, and only while a timer is
+/// Runs code that waits on a <see cref="WatchedFakeTimeProvider"/>: time moves 1 ms at a time, and only while a timer is
 /// waiting, so the virtual time at the end is exactly the sum of the waits.
 /// </summary>
 internal static class StreamDriver
 {
-    public static async Task RunAsync(Task task, FakeTimeProvider time)
+    public static async Task RunAsync(Task task, WatchedFakeTimeProvider time)
     {
         var giveUp = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (!task.IsCompleted)
@@ -30,7 +30,7 @@ internal static class StreamDriver
     }
 
     /// <summary>Collects a dummy stream, with the virtual time (since the clock's start) at which each item came.</summary>
-    public static async Task<List<(DummyStreamItem Item, TimeSpan At)>> CollectAsync(IAsyncEnumerable<DummyStreamItem> stream, FakeTimeProvider time)
+    public static async Task<List<(DummyStreamItem Item, TimeSpan At)>> CollectAsync(IAsyncEnumerable<DummyStreamItem> stream, WatchedFakeTimeProvider time)
     {
         var items = new List<(DummyStreamItem, TimeSpan)>();
         var task = Task.Run(async () =>

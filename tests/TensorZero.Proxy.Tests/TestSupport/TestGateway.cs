@@ -55,7 +55,7 @@ internal sealed class TestGateway : IAsyncDisposable
 
     /// <summary>
     /// Starts the gateway on TOML text with <paramref name="time"/> as its clock: deadlines, retry delays and
-    /// measured durations then move only when the test advances a <see cref="FakeTimeProvider"/>.
+    /// measured durations then move only when the test advances a fake clock (<see cref="WatchedFakeTimeProvider"/>).
     /// </summary>
     public static Task<TestGateway> StartWithClockAsync(string toml, TimeProvider time) => StartAsync(toml, environment: null, time, []);
 

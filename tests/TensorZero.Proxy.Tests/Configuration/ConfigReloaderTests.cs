@@ -57,17 +57,8 @@ public sealed class ConfigReloaderTests
         fired[1].Should().Be(TimeSpan.FromMilliseconds(1650), "its last change came at 1.4 s");
     }
 
-    private static GatewayConfig Config(string gateway) => ConfigLoader.Parse(gateway + """
-
-        [models.m]
-        routing = ["p"]
-
-        [models.m.providers.p]
-        type = "openai"
-        model_name = "x"
-        api_base = "http://127.0.0.1:9/v1/"
-        api_key_location = "none"
-        """);
+    private static GatewayConfig Config(string gateway) =>
+        ConfigLoader.Parse(gateway + "\n\n" + TestConfigs.SingleProviderModel("m", "p", "http://127.0.0.1:9", modelName: "x"));
 
     [Theory]
     [InlineData("[gateway]\nbind_address = \"127.0.0.1:4000\"", "gateway.bind_address", "the default")]

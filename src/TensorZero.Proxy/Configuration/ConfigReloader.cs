@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
 using Yarp.ReverseProxy.Configuration;
 
@@ -57,7 +56,6 @@ internal sealed class ConfigReloader : BackgroundService
     private readonly GatewayConfigSource _source;
     private readonly GatewayRuntimeAccessor _runtime;
     private readonly GatewayProxyConfigProvider _proxyConfig;
-    private readonly ProviderCircuitBreakers _breakers;
     private readonly ConfigReloadOptions _options;
     private readonly ILogger<ConfigReloader> _logger;
     private readonly Debouncer _debouncer;
@@ -70,13 +68,12 @@ internal sealed class ConfigReloader : BackgroundService
 
     public ConfigReloader(
         GatewayConfigSource source, GatewayRuntimeAccessor runtime, IEnumerable<IProxyConfigProvider> proxyConfigProviders,
-        ProviderCircuitBreakers breakers, IOptions<ConfigReloadOptions> options, TimeProvider time, ILogger<ConfigReloader> logger)
+        IOptions<ConfigReloadOptions> options, TimeProvider time, ILogger<ConfigReloader> logger)
     {
         _source = source;
         _runtime = runtime;
         _proxyConfig = proxyConfigProviders.OfType<GatewayProxyConfigProvider>().SingleOrDefault()
             ?? throw new InvalidOperationException("The configuration reloader needs the gateway's GatewayProxyConfigProvider registered as an IProxyConfigProvider.");
-        _breakers = breakers;
         _options = options.Value;
         _logger = logger;
         _inputs = runtime.Current.Inputs;
@@ -117,7 +114,7 @@ internal sealed class ConfigReloader : BackgroundService
             while (await _checks.Reader.WaitToReadAsync(stoppingToken))
             {
                 _checks.Reader.TryRead(out _);
-                await CheckAsync();
+                Check();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -127,13 +124,13 @@ internal sealed class ConfigReloader : BackgroundService
     }
 
     /// <summary>Reloads when an input differs from what the running (or last attempted) configuration read.</summary>
-    private async Task CheckAsync()
+    private void Check()
     {
         try
         {
             if (_inputs.FindChange() is { } change)
             {
-                await ReloadAsync(change);
+                Reload(change);
             }
             // Folders may have appeared (a template folder created): watch what exists now.
             Watch(_inputs);
@@ -146,7 +143,7 @@ internal sealed class ConfigReloader : BackgroundService
         }
     }
 
-    private async Task ReloadAsync(string reason)
+    private void Reload(string reason)
     {
         var inputs = new ConfigInputs();
         try
@@ -156,7 +153,7 @@ internal sealed class ConfigReloader : BackgroundService
             var config = KeepStartupSettings(current.Config, loaded, _logger);
             inputs = inputs.With(i => GatewayRuntime.AddCredentialFiles(i, config, _source.Environment));
             var next = GatewayRuntime.Build(config, _source.Environment, inputs);
-            await SwapAsync(current, next);
+            Swap(next);
             Interlocked.Increment(ref _reloads);
             Log.ConfigReloaded(_logger, _source.Path, reason, config.Models.Count, config.Functions.Count);
             foreach (var warning in config.Warnings)
@@ -190,22 +187,12 @@ internal sealed class ConfigReloader : BackgroundService
     /// YARP first, so the new snapshot's clusters are usually in place when requests start using it (a request whose
     /// cluster is not loaded still runs: ModelRunner's standby client), then the snapshot every new request reads.
     /// </summary>
-    private async Task SwapAsync(GatewayRuntime current, GatewayRuntime next)
+    private void Swap(GatewayRuntime next)
     {
+        // Circuit breakers follow by themselves: keyed by cluster, a provider whose settings changed (say, a new
+        // api_base after an outage) gets a rebuilt, closed breaker the next time it is used (ProviderCircuitBreakers).
         _proxyConfig.Update(next);
         _runtime.Current = next;
-
-        // A breaker is keyed by cluster (model/provider): an unchanged provider keeps its state; one whose settings
-        // changed (say, a new api_base after an outage) starts closed. A forced close of a closed circuit is harmless.
-        var previous = current.Models.Values.SelectMany(m => m.Providers).Where(p => p.ClusterId is not null)
-            .GroupBy(p => p.ClusterId!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Fingerprint, StringComparer.Ordinal);
-        foreach (var provider in next.Models.Values.SelectMany(m => m.Providers))
-        {
-            if (provider.ClusterId is { } key && previous.TryGetValue(key, out var fingerprint) && fingerprint != provider.Fingerprint)
-            {
-                await _breakers.CloseAsync(key);
-            }
-        }
     }
 
     /// <summary>

@@ -166,17 +166,13 @@ internal sealed class ProviderCircuitBreakers
         return key => identities.GetValueOrDefault(key.Cluster);
     }
 
-    /// <summary>A configured provider's settings, as one comparable string.</summary>
-    internal static string Identity(RuntimeProvider provider)
-    {
-        var c = provider.Config;
-        return string.Join("\n",
-            provider.DestinationPrefix, provider.Policy?.RequestUri, provider.UpstreamModelName,
-            c.Type, c.Implemented, c.ModelName, c.ApiBase, c.ApiKeyLocation, c.DeploymentId, c.Endpoint, c.ApiType,
-            string.Join(",", c.TypeSettings.Select(s => $"{s.Key}={s.Value}").Order(StringComparer.Ordinal)),
-            c.Timeouts, string.Join(",", c.ExtraHeaders), string.Join(",", c.ExtraBody), c.AllowCredentialOverride,
-            string.Join(",", c.ForwardClientHeaders));
-    }
+    /// <summary>
+    /// A configured provider's settings, as one comparable string: where it sends (address, request URI, upstream model),
+    /// its credential's location, and <see cref="RuntimeProvider.Fingerprint"/>, the hash of its whole configuration
+    /// (every setting, one added later included), the one the reload and the cache compare too.
+    /// </summary>
+    internal static string Identity(RuntimeProvider provider) => string.Join("\n",
+        provider.DestinationPrefix, provider.Policy?.RequestUri, provider.UpstreamModelName, provider.Config.ApiKeyLocation, provider.Fingerprint);
 
     private static string Digest(string identity) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
 

@@ -148,6 +148,18 @@ public sealed class ProxyAttemptFeature
         context.Request.Body = new AttemptRequestBody(Body);
     }
 
+    /// <summary>
+    /// The client to forward this attempt through: <paramref name="client"/> (the cluster's), with the attempt's
+    /// <see cref="Body"/> sent in the same write as the request headers. YARP's own content, which <see cref="Attach"/>
+    /// feeds, flushes the headers first: two sends per attempt instead of one. Forwarding through
+    /// <paramref name="client"/> itself stays correct, one send slower.
+    /// </summary>
+    public HttpMessageInvoker SendThrough(HttpMessageInvoker client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return new AttemptHttpInvoker(client, Body);
+    }
+
     /// <summary>Whether an upstream status is one the gateway fails over on: 5xx and 429.</summary>
     public static bool IsRetryableStatus(int statusCode) => statusCode >= 500 || statusCode == 429;
 

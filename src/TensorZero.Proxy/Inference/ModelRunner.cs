@@ -493,7 +493,8 @@ internal sealed class ModelRunner
         SetAttemptHeaders(context, inference, provider);
 
         var error = await _forwarder.SendAsync(
-            context, provider.DestinationPrefix!, client, requestConfig, ProviderHttpTransformer.Instance, preCommit?.Token ?? CancellationToken.None);
+            context, provider.DestinationPrefix!, attempt.SendThrough(client), requestConfig, ProviderHttpTransformer.Instance,
+            preCommit?.Token ?? CancellationToken.None);
 
         var elapsed = _time.GetElapsedTime(started);
         var ttft = attempt.FirstTokenAt is { } first ? _time.GetElapsedTime(started, first) : (TimeSpan?)null;

@@ -20,8 +20,7 @@ internal static class AllocationBenchmark
         var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 20_000;
         await using var upstream = await MockUpstream.StartAsync();
         var work = Directory.CreateTempSubdirectory("tzp-alloc-");
-        var config = Path.Combine(work.FullName, "alloc.toml");
-        await File.WriteAllTextAsync(config, BenchSetup.Config(upstream.BaseUrl, observability: true));
+        var config = await BenchSetup.WriteConfigAsync(work.FullName, "alloc.toml", BenchSetup.Config(upstream.BaseUrl, observability: true));
         try
         {
             var app = GatewayHost.CreateApp(

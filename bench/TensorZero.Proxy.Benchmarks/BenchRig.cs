@@ -67,8 +67,7 @@ internal sealed class BenchRig : IDisposable
         var work = Directory.CreateTempSubdirectory("tzp-bench-");
         var mockUrl = $"http://127.0.0.1:{LoadBenchmark.FreePort()}";
         var gatewayUrl = $"http://127.0.0.1:{LoadBenchmark.FreePort()}";
-        var config = Path.Combine(work.FullName, "bench.toml");
-        await File.WriteAllTextAsync(config, BenchSetup.Config(mockUrl, observability));
+        var config = await BenchSetup.WriteConfigAsync(work.FullName, "bench.toml", BenchSetup.Config(mockUrl, observability));
         await File.WriteAllTextAsync(Path.Combine(work.FullName, BodyFileName), LoadBenchmark.BodyJson);
         await File.WriteAllTextAsync(Path.Combine(work.FullName, DryRunBodyFileName), LoadBenchmark.DryRunBodyJson);
 

@@ -22,6 +22,21 @@ internal static class BenchSetup
         """;
 
     /// <summary>
+    /// Writes a tensorzero.toml into a folder of its own under <paramref name="work"/> and returns its path. The gateway
+    /// watches its config file's folder for hot reload; the benchmark's other files (h2load's per-request log lines, the
+    /// queue, the gateway's output) must not land there, or the gateway spends CPU on every write's change notification
+    /// and the run measures the load generator's log instead of the request path (as a production gateway keeps its
+    /// config in a folder of its own).
+    /// </summary>
+    public static async Task<string> WriteConfigAsync(string work, string fileName, string toml)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(work, "config")).FullName;
+        var path = Path.Combine(folder, fileName);
+        await File.WriteAllTextAsync(path, toml);
+        return path;
+    }
+
+    /// <summary>
     /// The gateway's command line: config, address, quiet logs, its queue folder and the plain route. There is no
     /// ClickHouse in the benchmark, so nothing ships the queue: its bound is raised to 16 GiB (default 1 GiB) so
     /// that a whole run's rows stay on disk and none is dropped.

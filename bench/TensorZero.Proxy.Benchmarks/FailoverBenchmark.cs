@@ -23,8 +23,8 @@ internal static class FailoverBenchmark
         var rounds = LoadOptions.IntOption(args, "--rounds", 3);
 
         await using var upstream = await MockUpstream.StartAsync();
-        var config = Path.Combine(Path.GetTempPath(), $"tzp-bench-failover-{Environment.ProcessId}.toml");
-        await File.WriteAllTextAsync(config, $"""
+        var work = Directory.CreateTempSubdirectory("tzp-bench-failover-");
+        var config = await BenchSetup.WriteConfigAsync(work.FullName, "failover.toml", $"""
             [models.good]
             routing = ["good"]
             [models.good.providers.good]
@@ -87,7 +87,7 @@ internal static class FailoverBenchmark
         }
         finally
         {
-            File.Delete(config);
+            work.Delete(recursive: true);
         }
     }
 

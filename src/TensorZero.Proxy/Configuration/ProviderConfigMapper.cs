@@ -231,7 +231,8 @@ internal static class ProviderConfigMapper
         ProviderType.AwsSagemaker => ["endpoint_name", "model_name", "region", "allow_auto_detect_region", "hosted_provider", "endpoint_url", "access_key_id", "secret_access_key", "session_token"],
         ProviderType.GcpVertexAnthropic => ["model_id", "location", "project_id", "credential_location", "provider_tools"],
         ProviderType.GcpVertexGemini => ["model_id", "endpoint_id", "location", "project_id", "credential_location"],
-        ProviderType.GoogleAIStudioGemini => ["model_name", "api_key_location"],
+        // api_base is this gateway's extension (TensorZero's URL is fixed): a proxy or a test server in front of Gemini.
+        ProviderType.GoogleAIStudioGemini => ["model_name", "api_key_location", "api_base"],
         _ => [],
     };
 

@@ -251,6 +251,55 @@ public sealed class ProviderTypesEndToEndTests
         fake.Received.Should().ContainSingle().Which.Path.Should().Be("/v1/messages");
     }
 
+    [Fact]
+    public async Task Anthropic_NativeInference_ContentBlocksAndUsage()
+    {
+        await using var fake = await FakeProvider.StartAsync(FakeAnthropic.Text("native answer"));
+        await using var gateway = await TestGateway.StartAsync(Model("claude", "anthropic") + AnthropicProvider("claude", "anthropic", fake), Keys);
+
+        using var response = await gateway.Client.PostAsync("/inference", new StringContent(
+            """{"model_name":"claude","input":{"system":"Be brief.","messages":[{"role":"user","content":"Hi"}]}}""", Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        body.GetProperty("content")[0].GetProperty("text").GetString().Should().Be("native answer");
+        body.GetProperty("usage").GetProperty("input_tokens").GetInt64().Should().Be(11);
+        body.GetProperty("usage").GetProperty("output_tokens").GetInt64().Should().Be(7);
+        fake.Received.Should().ContainSingle().Which.Json.GetProperty("system").GetRawText().Should().Be("""[{"type":"text","text":"Be brief."}]""");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Anthropic_JsonFunctionModeOn_PrefillsAndRestoresTheBrace(bool stream)
+    {
+        using var files = new TempDirectory();
+        var schema = files.Write("schema.json", """{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"]}""");
+        await using var fake = await FakeProvider.StartAsync(FakeAnthropic.Text("\"answer\": \"42\"}"));
+        var toml = Model("claude", "anthropic") + AnthropicProvider("claude", "anthropic", fake) + $$"""
+
+            [functions.extract]
+            type = "json"
+            output_schema = "{{schema}}"
+
+            [functions.extract.variants.v]
+            type = "chat_completion"
+            model = "claude"
+            json_mode = "on"
+            """;
+        await using var gateway = await TestGateway.StartAsync(toml, Keys);
+        var client = OpenAIClients.Chat(gateway, "tensorzero::function_name::extract");
+
+        var text = stream
+            ? await StreamTextAsync(client, [new UserChatMessage("The answer?")])
+            : (await client.CompleteChatAsync([new UserChatMessage("The answer?")])).Value.Content[0].Text;
+
+        JsonDocument.Parse(text).RootElement.GetProperty("answer").GetString().Should().Be("42");
+        var messages = fake.Received.Should().ContainSingle().Subject.Json.GetProperty("messages");
+        messages[messages.GetArrayLength() - 1].GetRawText().Should().Be(
+            """{"role":"assistant","content":[{"type":"text","text":"Here is the JSON requested:\n{"}]}""");
+    }
+
     // ------------------------------------------------------------------------------------------------------------------
     // Google AI Studio Gemini
     // ------------------------------------------------------------------------------------------------------------------
@@ -322,6 +371,32 @@ public sealed class ProviderTypesEndToEndTests
         answer.Content[0].Text.Should().Be("Sunny in Rome.");
         fake.Received[1].Json.GetProperty("contents").GetRawText().Should().Be(
             """[{"role":"user","parts":[{"text":"Weather in Rome?"}]},{"role":"model","parts":[{"function_call":{"name":"get_weather","args":{"city":"Rome"}}}]},{"role":"user","parts":[{"function_response":{"name":"get_weather","response":{"name":"get_weather","content":"\"sunny\""}}}]}]""");
+    }
+
+    [Fact]
+    public async Task Gemini_JsonFunctionStrict_ResponseSchemaWithoutRejectedKeywords()
+    {
+        using var files = new TempDirectory();
+        var schema = files.Write("schema.json", """{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"],"additionalProperties":false}""");
+        await using var fake = await FakeProvider.StartAsync(FakeGemini.Text("""{"answer":"42"}"""));
+        var toml = Model("gemini", "google") + GeminiProvider("gemini", "google", fake) + $$"""
+
+            [functions.extract]
+            type = "json"
+            output_schema = "{{schema}}"
+
+            [functions.extract.variants.v]
+            type = "chat_completion"
+            model = "gemini"
+            json_mode = "strict"
+            """;
+        await using var gateway = await TestGateway.StartAsync(toml, Keys);
+
+        ChatCompletion completion = await OpenAIClients.Chat(gateway, "tensorzero::function_name::extract").CompleteChatAsync([new UserChatMessage("The answer?")]);
+
+        completion.Content[0].Text.Should().Be("""{"answer":"42"}""");
+        fake.Received.Should().ContainSingle().Subject.Json.GetProperty("generationConfig").GetRawText().Should().Be(
+            """{"responseMimeType":"application/json","responseSchema":{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"]}}""");
     }
 
     [Theory]

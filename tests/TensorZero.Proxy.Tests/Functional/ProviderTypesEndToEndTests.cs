@@ -204,6 +204,29 @@ public sealed class ProviderTypesEndToEndTests
     }
 
     [Fact]
+    public async Task Anthropic_StreamErrorEventBeforeAnyContent_FailsOver()
+    {
+        // Anthropic reports overload inside a 200 stream: message_start, then an error event. Nothing reached the client yet.
+        await using var anthropic = await FakeProvider.StartAsync(async (context, request) =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            await FakeAnthropic.Event(context, "message_start", new { type = "message_start", message = new { id = "m", usage = new { input_tokens = 3, output_tokens = 1 } } });
+            await FakeAnthropic.Event(context, "error", new { type = "error", error = new { type = "overloaded_error", message = "Overloaded" } });
+        });
+        await using var openai = await FakeProvider.StartAsync(FakeResponses.Default("openai streamed"));
+        var toml = Model("mixed", "anthropic", "openai") + AnthropicProvider("mixed", "anthropic", anthropic)
+            + TestConfigs.OpenAIProvider("mixed", "openai", openai.BaseUrl);
+        await using var gateway = await TestGateway.StartAsync(toml, Keys);
+
+        var text = await StreamTextAsync(OpenAIClients.Chat(gateway, "tensorzero::model_name::mixed"), [new UserChatMessage("Hi")]);
+
+        text.Should().Be("openai streamed");
+        var inference = await gateway.Inferences.NextAsync();
+        inference.Attempts.Select(a => a.Provider).Should().Equal("anthropic", "openai");
+        inference.Attempts[0].Error.Should().Contain("Overloaded");
+    }
+
+    [Fact]
     public async Task Anthropic_OnlyProviderFails_OpenAIShapedErrorNamingTheAttempt()
     {
         await using var fake = await FakeProvider.StartAsync(FakeAnthropic.Error(401, "authentication_error", "invalid x-api-key"));

@@ -363,7 +363,22 @@ internal static class ProviderConfigMapper
 
         // Keys that only change TensorZero's handling of the answer, or features the gateway does not have.
         Shape(reader, table, path, "include_encrypted_reasoning", TomlKind.Boolean, implemented);
-        Shape(reader, table, path, "provider_tools", TomlKind.TableArray, implemented);
+        if (info.Type == ProviderType.Anthropic && table.TryGetValue("provider_tools", out var providerTools) && TomlConfigReader.Is(providerTools, TomlKind.TableArray))
+        {
+            // Anthropic's server tools (web search, ...): sent after the function tools, as TensorZero sends them.
+            if (ExtraConfigMapper.ToJson(providerTools, out var why) is { } json)
+            {
+                typed.Settings["provider_tools"] = json;
+            }
+            else
+            {
+                reader.Error(table, "provider_tools", path + ".provider_tools", why ?? "cannot be written as JSON");
+            }
+        }
+        else
+        {
+            Shape(reader, table, path, "provider_tools", TomlKind.TableArray, implemented);
+        }
         Shape(reader, table, path, "content_type_overrides", TomlKind.Table, implemented);
         Shape(reader, table, path, "parse_think_blocks", TomlKind.Boolean, implemented);
 

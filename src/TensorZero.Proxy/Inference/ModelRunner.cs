@@ -246,7 +246,7 @@ internal sealed class ModelRunner
             return null;
         }
         // The key is the request as the provider is sent it, in its format (OpenAI's for the dummy).
-        return ProviderFormats.For(provider.Config.Type).TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName,
+        return provider.Format.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName,
             TypedInference.ProviderTypeName(provider), inference.Request.Stream, out var body, out _, model.Name, provider.Name)
             ? ModelInferenceCache.Key(model.Name, provider.Name, provider.Fingerprint, body)
             : null;
@@ -543,7 +543,7 @@ internal sealed class ModelRunner
     private static bool TryRenderTyped(InferenceFeature inference, TypedInference typed, AttemptTarget target, out byte[] body, out string? error)
     {
         var provider = target.Provider;
-        if (!ProviderFormats.For(provider.Config.Type).TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName, TypedInference.ProviderTypeName(provider),
+        if (!provider.Format.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName, TypedInference.ProviderTypeName(provider),
             inference.Request.Stream, out body, out error, target.Model.Name, provider.Name))
         {
             return false;

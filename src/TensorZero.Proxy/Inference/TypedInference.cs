@@ -147,7 +147,7 @@ internal sealed class TypedBodyTranslator(TypedInference typed, InferenceFeature
     public bool TryTranslate(ReadOnlySpan<byte> body, out byte[] translated, out string? error)
     {
         translated = [];
-        var format = ProviderFormats.For(target.Provider.Config.Type);
+        var format = target.Provider.Format;
         if (!format.TryReadResponse(body, typed.ModelRequest, TypedInference.ResponseContext(target, typed.Time), out var response, out error))
         {
             return false;
@@ -181,7 +181,7 @@ internal sealed class TypedEventTranslator : IEventTranslator
         _inference = inference;
         _target = target;
         var providerType = TypedInference.ProviderTypeName(target.Provider);
-        _reader = ProviderFormats.For(target.Provider.Config.Type).CreateStreamReader(typed.ModelRequest, TypedInference.ResponseContext(target, typed.Time));
+        _reader = target.Provider.Format.CreateStreamReader(typed.ModelRequest, TypedInference.ResponseContext(target, typed.Time));
         _writer = typed.CreateStreamWriter(inference, providerType);
     }
 

@@ -24,10 +24,15 @@ internal sealed class AnthropicFormat : IProviderFormat
     private const string TypeName = "anthropic";
     private const string NotAMessage = "the provider's 200 response is not an Anthropic message: ";
 
-    public static AnthropicFormat Instance { get; } = new();
+    private readonly JsonElement? _providerTools;
 
-    private AnthropicFormat()
+    /// <summary>The format of a provider without <c>provider_tools</c>.</summary>
+    public static AnthropicFormat Instance { get; } = new(null);
+
+    /// <summary>The format of a provider with <c>provider_tools</c> (a JSON array of Anthropic tool objects, sent as they are).</summary>
+    public AnthropicFormat(JsonElement? providerTools)
     {
+        _providerTools = providerTools is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0 ? tools : null;
     }
 
     /// <summary>JSON mode <c>on</c> of a JSON function: TensorZero prefills the answer with "{" (and restores it when reading).</summary>
@@ -180,8 +185,14 @@ internal sealed class AnthropicFormat : IProviderFormat
                 }
                 writer.WriteEndArray();
             }
-            // Anthropic cannot be told "none": the tools are left out instead (TensorZero's workaround).
-            if (request.Tools is { Tools.Length: > 0 } tools && tools.Choice is not ToolChoiceKind { Kind: "none" })
+            // Anthropic cannot be told "none": the tools are left out instead, the provider's own tools too (TensorZero's
+            // workaround). Without a tool config only the provider tools are sent, and no tool_choice.
+            if (request.Tools is null && _providerTools is { } onlyProviderTools)
+            {
+                writer.WritePropertyName("tools");
+                onlyProviderTools.WriteTo(writer);
+            }
+            else if (request.Tools is { } tools && tools.Choice is not ToolChoiceKind { Kind: "none" } && (tools.Tools.Length > 0 || _providerTools is not null))
             {
                 writer.WriteStartObject("tool_choice");
                 switch (tools.Choice)
@@ -209,6 +220,13 @@ internal sealed class AnthropicFormat : IProviderFormat
                     tool.Parameters.WriteTo(writer);
                     writer.WriteBoolean("strict", tool.Strict);
                     writer.WriteEndObject();
+                }
+                if (_providerTools is { } providerTools)
+                {
+                    foreach (var providerTool in providerTools.EnumerateArray())
+                    {
+                        providerTool.WriteTo(writer);
+                    }
                 }
                 writer.WriteEndArray();
             }

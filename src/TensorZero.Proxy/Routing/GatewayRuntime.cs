@@ -315,6 +315,9 @@ internal sealed class GatewayRuntime
             StreamPolicy = streamRequestUri is null
                 ? null
                 : new ProviderRequestPolicy(streamRequestUri, authHeader, authValue, forward, provider.AllowCredentialOverride, fixedHeaders),
+            Format = provider.Type == ProviderType.Anthropic && provider.TypeSettings.TryGetValue("provider_tools", out var tools)
+                ? new AnthropicFormat(System.Text.Json.JsonDocument.Parse(tools).RootElement.Clone())
+                : ProviderFormats.For(provider.Type),
         };
     }
 
@@ -593,6 +596,9 @@ internal sealed record RuntimeProvider(
     /// entries its old configuration produced, and the reloader resets the circuit of a provider whose fingerprint changed.
     /// </summary>
     public string Fingerprint { get; init; } = "";
+
+    /// <summary>The format the typed path speaks to it in (<see cref="ProviderFormats"/>; Anthropic's carries the provider's <c>provider_tools</c>).</summary>
+    public IProviderFormat Format { get; init; } = ProviderFormats.For(Config.Type);
 
     /// <summary>The policy of streaming attempts when their endpoint differs (Gemini's <c>:streamGenerateContent?alt=sse</c>); null: <see cref="Policy"/>.</summary>
     public ProviderRequestPolicy? StreamPolicy { get; init; }

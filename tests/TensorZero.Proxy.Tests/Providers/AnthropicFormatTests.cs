@@ -160,6 +160,27 @@ public sealed class AnthropicFormatTests
     }
 
     [Fact]
+    public void TryWriteRequest_ProviderTools_AfterFunctionToolsOrAloneWithoutToolChoice()
+    {
+        var format = new AnthropicFormat(Json("""[{"type":"web_search_20250305","name":"web_search","max_uses":5}]"""));
+        var withTools = Hi() with { Tools = new ToolConfig([new ToolDefinition("f", "d", Schema, false)], ToolChoice.Auto, null) };
+
+        format.TryWriteRequest(withTools, "claude-3-5-haiku-20241022", "anthropic", false, out var both, out _, null, null).Should().BeTrue();
+        format.TryWriteRequest(Hi(), "claude-3-5-haiku-20241022", "anthropic", false, out var alone, out _, null, null).Should().BeTrue();
+        format.TryWriteRequest(withTools with { Tools = withTools.Tools! with { Choice = ToolChoice.None } }, "claude-3-5-haiku-20241022", "anthropic", false,
+            out var none, out _, null, null).Should().BeTrue();
+
+        var bothJson = JsonDocument.Parse(both).RootElement;
+        bothJson.GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("name").GetString()).Should().Equal("f", "web_search");
+        bothJson.GetProperty("tools")[1].GetRawText().Should().Be("""{"type":"web_search_20250305","name":"web_search","max_uses":5}""");
+        bothJson.GetProperty("tool_choice").GetProperty("type").GetString().Should().Be("auto");
+        var aloneJson = JsonDocument.Parse(alone).RootElement;
+        aloneJson.GetProperty("tools").GetRawText().Should().Be("""[{"type":"web_search_20250305","name":"web_search","max_uses":5}]""");
+        aloneJson.TryGetProperty("tool_choice", out _).Should().BeFalse();
+        JsonDocument.Parse(none).RootElement.TryGetProperty("tools", out _).Should().BeFalse("tool_choice none sends no tools at all, as TensorZero does");
+    }
+
+    [Fact]
     public void TryWriteRequest_Images_Base64AndUrlSources_DocumentsForOtherTypes()
     {
         var request = new ModelRequest

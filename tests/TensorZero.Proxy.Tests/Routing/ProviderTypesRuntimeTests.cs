@@ -30,6 +30,18 @@ public sealed class ProviderTypesRuntimeTests
     }
 
     [Fact]
+    public void Build_AnthropicProviderTools_InItsFormat()
+    {
+        var provider = Build("type = \"anthropic\"\nmodel_name = \"claude-3-5-haiku-20241022\"\nprovider_tools = [{ type = \"web_search_20250305\", name = \"web_search\", max_uses = 5 }]\n");
+        var request = new TensorZero.Proxy.Functions.ModelRequest { Messages = [new(TensorZero.Proxy.Functions.Role.User, [new TensorZero.Proxy.Functions.TextBlock("Hi")])] };
+
+        provider.Format.TryWriteRequest(request, provider.UpstreamModelName, "anthropic", false, out var body, out _, null, null).Should().BeTrue();
+
+        System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("tools").GetRawText()
+            .Should().Be("""[{"type":"web_search_20250305","name":"web_search","max_uses":5}]""");
+    }
+
+    [Fact]
     public void Build_Gemini_GenerateContentAndStreamUrisWithGoogleKeyHeader()
     {
         var provider = Build("type = \"google_ai_studio_gemini\"\nmodel_name = \"gemini-2.0-flash\"\n");

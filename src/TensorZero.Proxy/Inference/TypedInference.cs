@@ -153,7 +153,7 @@ internal sealed class TypedBodyTranslator(TypedInference typed, InferenceFeature
             return false;
         }
         var result = typed.BuildResult(inference, target, new ImmutableContent(response!.Output), response.Usage, response.FinishReason,
-            response.RawResponse, rawUsage: null);
+            response.RawResponse, rawUsage: response.RawUsage);
         typed.Result = result;
         translated = typed.WriteBody(result);
         return true;

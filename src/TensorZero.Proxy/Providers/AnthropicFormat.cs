@@ -395,8 +395,11 @@ internal sealed class AnthropicFormat : IProviderFormat
                 output[0] = new TextBlock("{" + text.Text.Trim());
             }
             var finish = root.TryGetProperty("stop_reason", out var reason) ? StopReason(reason) : null;
-            var usage = root.TryGetProperty("usage", out var u) ? ReadUsage(u) : Usage.Unknown;
-            response = new ProviderResponse(output.ToImmutable(), usage, finish, Encoding.UTF8.GetString(body));
+            var hasUsage = root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object;
+            response = new ProviderResponse(output.ToImmutable(), hasUsage ? ReadUsage(u) : Usage.Unknown, finish, Encoding.UTF8.GetString(body))
+            {
+                RawUsage = hasUsage ? u.Clone() : null,
+            };
             return true;
         }
     }
@@ -531,7 +534,7 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
                     {
                         var usage = AnthropicFormat.ReadUsage(startUsage);
                         _inputTokens = usage.InputTokens;
-                        chunk = new ProviderChunk([], usage, null, raw);
+                        chunk = new ProviderChunk([], usage, null, raw) { RawUsage = startUsage.Clone() };
                     }
                     break;
                 case "content_block_start":
@@ -563,13 +566,15 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
                         ? AnthropicFormat.StopReason(reason)
                         : null;
                     Usage? final = null;
+                    JsonElement? rawUsage = null;
                     if (root.TryGetProperty("usage", out var deltaUsage))
                     {
                         // Output counts are cumulative; the input was given at the start (newer API versions repeat it here).
                         var counted = AnthropicFormat.ReadUsage(deltaUsage);
                         final = new Usage(counted.InputTokens ?? _inputTokens, counted.OutputTokens);
+                        rawUsage = deltaUsage.Clone();
                     }
-                    chunk = new ProviderChunk([], final, finish, raw);
+                    chunk = new ProviderChunk([], final, finish, raw) { RawUsage = rawUsage };
                     break;
                 case "error":
                     error = "the provider's stream reported an error: "

@@ -391,7 +391,10 @@ internal sealed class GeminiFormat : IProviderFormat
                 ReadPart(part, context, output);
             }
             var finish = candidate.TryGetProperty("finishReason", out var reason) ? FinishReasonOf(reason) : null;
-            response = new ProviderResponse(output.ToImmutable(), ReadUsage(usageMetadata), finish, Encoding.UTF8.GetString(body));
+            response = new ProviderResponse(output.ToImmutable(), ReadUsage(usageMetadata), finish, Encoding.UTF8.GetString(body))
+            {
+                RawUsage = usageMetadata.Clone(),
+            };
             return true;
         }
     }
@@ -544,10 +547,11 @@ internal sealed class GeminiStreamReader(ResponseContext context) : IProviderStr
                 }
             }
             var finish = candidate.TryGetProperty("finishReason", out var reason) ? GeminiFormat.FinishReasonOf(reason) : null;
-            Usage? usage = finish is not null && root.TryGetProperty("usageMetadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object
-                ? GeminiFormat.ReadUsage(metadata)
-                : null;
-            chunk = new ProviderChunk(content.ToImmutable(), usage, finish, Encoding.UTF8.GetString(data));
+            JsonElement? metadata = finish is not null && root.TryGetProperty("usageMetadata", out var m) && m.ValueKind == JsonValueKind.Object ? m.Clone() : null;
+            chunk = new ProviderChunk(content.ToImmutable(), metadata is { } usage ? GeminiFormat.ReadUsage(usage) : null, finish, Encoding.UTF8.GetString(data))
+            {
+                RawUsage = metadata,
+            };
             return true;
         }
     }

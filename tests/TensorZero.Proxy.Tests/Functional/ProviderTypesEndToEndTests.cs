@@ -262,6 +262,25 @@ public sealed class ProviderTypesEndToEndTests
     }
 
     [Fact]
+    public async Task Anthropic_IncludeRawUsage_TheProvidersUsageObject()
+    {
+        await using var fake = await FakeProvider.StartAsync(FakeAnthropic.Text("ok"));
+        await using var gateway = await TestGateway.StartAsync(Model("claude", "anthropic") + AnthropicProvider("claude", "anthropic", fake), Keys);
+
+        var response = await gateway.Client.PostAsJsonAsync("/openai/v1/chat/completions", new Dictionary<string, object>
+        {
+            ["model"] = "tensorzero::model_name::claude",
+            ["messages"] = new[] { new { role = "user", content = "Hi" } },
+            ["tensorzero::include_raw_usage"] = true,
+        });
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var entry = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("tensorzero_raw_usage").EnumerateArray().Should().ContainSingle().Subject;
+        entry.GetProperty("provider_type").GetString().Should().Be("anthropic");
+        entry.GetProperty("data").GetRawText().Should().Be("""{"input_tokens":11,"output_tokens":7}""");
+    }
+
+    [Fact]
     public async Task Anthropic_FunctionVariant_TakesTheTypedPath()
     {
         await using var fake = await FakeProvider.StartAsync(FakeAnthropic.Text("from a variant"));

@@ -259,6 +259,7 @@ public sealed class AnthropicFormatTests
         response.Output[2].Should().Be(new ToolCallBlock("toolu_1", "get_weather", """{"city":"Paris"}"""));
         response.Output[3].Should().BeOfType<UnknownBlock>().Which.ModelName.Should().Be("m");
         response.Usage.Should().Be(new Usage(15, 20));
+        response.RawUsage!.Value.GetRawText().Should().Be("""{"input_tokens":10,"cache_creation_input_tokens":2,"cache_read_input_tokens":3,"output_tokens":20}""");
         response.FinishReason.Should().Be(FinishReason.ToolCall);
         response.RawResponse.Should().Be(body);
     }
@@ -334,6 +335,8 @@ public sealed class AnthropicFormatTests
         args2!.Content.Should().Equal(new ToolCallChunk("toolu_01T", null, " \"SF\"}"));
         delta!.Content.Should().BeEmpty();
         delta.Usage.Should().Be(new Usage(472, 89));
+        delta.RawUsage!.Value.GetRawText().Should().Be("""{"output_tokens":89}""");
+        start.RawUsage!.Value.GetRawText().Should().Be("""{"input_tokens":472,"output_tokens":2}""");
         delta.FinishReason.Should().Be(FinishReason.ToolCall);
     }
 

@@ -181,6 +181,7 @@ public sealed class GeminiFormatTests
         call.RawArguments.Should().Be("""{"city":"Paris"}""");
         Guid.Parse(call.Id).Version.Should().Be(7, "Gemini gives no id: the gateway makes a UUIDv7 as TensorZero does");
         response.Usage.Should().Be(new Usage(10, 12));
+        response.RawUsage!.Value.GetProperty("thoughtsTokenCount").GetInt64().Should().Be(7);
         response.FinishReason.Should().Be(FinishReason.Stop);
     }
 
@@ -235,6 +236,8 @@ public sealed class GeminiFormatTests
         calls.Content.Should().Equal(new ToolCallChunk("0", "a", """{"x":1}"""), new ToolCallChunk("1", "b", "{}"));
         last.Content.Should().Equal(new TextChunk("0", "lo"));
         last.Usage.Should().Be(new Usage(4, 3));
+        last.RawUsage!.Value.GetRawText().Should().Be("""{"promptTokenCount":4,"candidatesTokenCount":3}""");
+        first.RawUsage.Should().BeNull();
         last.FinishReason.Should().Be(FinishReason.Stop);
     }
 

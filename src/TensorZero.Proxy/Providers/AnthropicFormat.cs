@@ -253,7 +253,7 @@ internal sealed class AnthropicFormat : IProviderFormat
                 WriteText(writer, text.Text);
                 break;
             case ToolCallBlock call:
-                if (!TryParseArguments(call.RawArguments, out var input, out error))
+                if (!ProviderJson.TryParseArguments(call.RawArguments, out var input, out error))
                 {
                     return false;
                 }
@@ -336,29 +336,6 @@ internal sealed class AnthropicFormat : IProviderFormat
         return true;
     }
 
-    /// <summary>A tool call's arguments as the JSON object Anthropic (and Gemini) take.</summary>
-    internal static bool TryParseArguments(string raw, out JsonElement arguments, out string? error)
-    {
-        arguments = default;
-        try
-        {
-            using var document = JsonDocument.Parse(raw);
-            arguments = document.RootElement.Clone();
-        }
-        catch (JsonException ex)
-        {
-            error = "Error parsing tool call arguments as JSON Value: " + ex.Message;
-            return false;
-        }
-        if (arguments.ValueKind != JsonValueKind.Object)
-        {
-            error = "Tool call arguments must be a JSON object";
-            return false;
-        }
-        error = null;
-        return true;
-    }
-
     // -----------------------------------------------------------------------------------------------------------------
     // Reading.
     // -----------------------------------------------------------------------------------------------------------------
@@ -367,7 +344,7 @@ internal sealed class AnthropicFormat : IProviderFormat
     public bool TryReadResponse(ReadOnlySpan<byte> body, ModelRequest request, ResponseContext context, out ProviderResponse? response, out string? error)
     {
         response = null;
-        if (!TryParseObject(body, NotAMessage, out var document, out error))
+        if (!ProviderJson.TryParseObject(body, NotAMessage, out var document, out error))
         {
             return false;
         }
@@ -376,7 +353,7 @@ internal sealed class AnthropicFormat : IProviderFormat
             var root = document!.RootElement;
             if (!root.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
             {
-                error = NotAMessage + (ErrorMessage(root) is { } message ? $"it is an error ({message})" : "it has no 'content' array");
+                error = NotAMessage + (ProviderJson.ErrorMessage(root) is { } message ? $"it is an error ({message})" : "it has no 'content' array");
                 return false;
             }
             var output = ImmutableArray.CreateBuilder<ContentBlock>();
@@ -413,22 +390,22 @@ internal sealed class AnthropicFormat : IProviderFormat
             error = "a content block is not an object";
             return false;
         }
-        switch (String(block, "type"))
+        switch (ProviderJson.String(block, "type"))
         {
-            case "text" when String(block, "text") is { } text:
+            case "text" when ProviderJson.String(block, "text") is { } text:
                 read = new TextBlock(text);
                 return true;
-            case "thinking" when String(block, "thinking") is { } thinking:
-                read = new ThoughtBlock(thinking) { Signature = String(block, "signature"), ProviderType = TypeName };
+            case "thinking" when ProviderJson.String(block, "thinking") is { } thinking:
+                read = new ThoughtBlock(thinking) { Signature = ProviderJson.String(block, "signature"), ProviderType = TypeName };
                 return true;
-            case "redacted_thinking" when String(block, "data") is { } data:
+            case "redacted_thinking" when ProviderJson.String(block, "data") is { } data:
                 read = new ThoughtBlock(null) { Signature = data, ProviderType = TypeName };
                 return true;
-            case "tool_use" when String(block, "id") is { } id && String(block, "name") is { } name && block.TryGetProperty("input", out var input):
+            case "tool_use" when ProviderJson.String(block, "id") is { } id && ProviderJson.String(block, "name") is { } name && block.TryGetProperty("input", out var input):
                 read = new ToolCallBlock(id, name, input.GetRawText());
                 return true;
             case "text" or "thinking" or "redacted_thinking" or "tool_use":
-                error = $"a '{String(block, "type")}' block lacks its fields";
+                error = $"a '{ProviderJson.String(block, "type")}' block lacks its fields";
                 return false;
             default:
                 // A block type this gateway does not model (server tool use, citations...): kept as it is, for this model and provider only.
@@ -464,38 +441,6 @@ internal sealed class AnthropicFormat : IProviderFormat
     private static long? Count(JsonElement element, string property) =>
         element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var count) ? count : null;
 
-    internal static string? String(JsonElement element, string property) =>
-        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    /// <summary>The message of an Anthropic error (<c>{"type":"error","error":{"type","message"}}</c>), or of an OpenAI-style one.</summary>
-    internal static string? ErrorMessage(JsonElement root) =>
-        root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
-            ? (String(error, "type") is { } type ? type + ": " : "") + (String(error, "message") ?? error.GetRawText())
-            : OpenAIChatFormat.ErrorMessage(root);
-
-    internal static bool TryParseObject(ReadOnlySpan<byte> body, string prefix, out JsonDocument? document, out string? error)
-    {
-        document = null;
-        error = null;
-        try
-        {
-            document = JsonDocument.Parse(body.ToArray());
-        }
-        catch (JsonException)
-        {
-            error = prefix + "it is not JSON (" + OpenAIChatFormat.Preview(body) + ")";
-            return false;
-        }
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
-        {
-            document.Dispose();
-            document = null;
-            error = prefix + "it is not a JSON object";
-            return false;
-        }
-        return true;
-    }
-
     /// <inheritdoc />
     public IProviderStreamReader CreateStreamReader(ModelRequest request, ResponseContext context) => new AnthropicStreamReader(NeedsJsonPrefill(request), context);
 }
@@ -518,7 +463,7 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
     public bool TryReadEvent(ReadOnlySpan<byte> data, out ProviderChunk? chunk, out string? error)
     {
         chunk = null;
-        if (!AnthropicFormat.TryParseObject(data, NotAnEvent, out var document, out error))
+        if (!ProviderJson.TryParseObject(data, NotAnEvent, out var document, out error))
         {
             return false;
         }
@@ -527,7 +472,7 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
             var root = document!.RootElement;
             var raw = Encoding.UTF8.GetString(data);
             var index = root.TryGetProperty("index", out var i) && i.TryGetInt64(out var n) ? n : 0;
-            switch (AnthropicFormat.String(root, "type"))
+            switch (ProviderJson.String(root, "type"))
             {
                 case "message_start":
                     if (root.TryGetProperty("message", out var message) && message.TryGetProperty("usage", out var startUsage))
@@ -578,7 +523,7 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
                     break;
                 case "error":
                     error = "the provider's stream reported an error: "
-                        + (AnthropicFormat.ErrorMessage(root) ?? "(no message)");
+                        + (ProviderJson.ErrorMessage(root) ?? "(no message)");
                     return false;
                 case null:
                     error = NotAnEvent + "it has no 'type'";
@@ -607,24 +552,24 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
         chunk = null;
         error = null;
         var id = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        switch (AnthropicFormat.String(block, "type"))
+        switch (ProviderJson.String(block, "type"))
         {
             case "text":
-                chunk = new TextChunk(id, AnthropicFormat.String(block, "text") ?? "");
+                chunk = new TextChunk(id, ProviderJson.String(block, "text") ?? "");
                 return true;
-            case "tool_use" when AnthropicFormat.String(block, "id") is { } toolId && AnthropicFormat.String(block, "name") is { } name:
+            case "tool_use" when ProviderJson.String(block, "id") is { } toolId && ProviderJson.String(block, "name") is { } name:
                 _toolIds[index] = toolId;
                 // The start's input is always {}: the arguments come in input_json_delta pieces.
                 chunk = new ToolCallChunk(toolId, name, "");
                 return true;
             case "thinking":
-                chunk = new ThoughtChunk(id, AnthropicFormat.String(block, "thinking")) { Signature = AnthropicFormat.String(block, "signature"), ProviderType = context.ProviderType };
+                chunk = new ThoughtChunk(id, ProviderJson.String(block, "thinking")) { Signature = ProviderJson.String(block, "signature"), ProviderType = context.ProviderType };
                 return true;
             case "redacted_thinking":
-                chunk = new ThoughtChunk(id, null) { Signature = AnthropicFormat.String(block, "data"), ProviderType = context.ProviderType };
+                chunk = new ThoughtChunk(id, null) { Signature = ProviderJson.String(block, "data"), ProviderType = context.ProviderType };
                 return true;
             default:
-                if (AnthropicFormat.String(block, "type") == "server_tool_use" && AnthropicFormat.String(block, "id") is { } serverToolId)
+                if (ProviderJson.String(block, "type") == "server_tool_use" && ProviderJson.String(block, "id") is { } serverToolId)
                 {
                     _toolIds[index] = serverToolId;
                 }
@@ -638,10 +583,10 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
         chunk = null;
         error = null;
         var id = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        switch (AnthropicFormat.String(delta, "type"))
+        switch (ProviderJson.String(delta, "type"))
         {
             case "text_delta":
-                chunk = new TextChunk(id, AnthropicFormat.String(delta, "text") ?? "");
+                chunk = new TextChunk(id, ProviderJson.String(delta, "text") ?? "");
                 return true;
             case "input_json_delta":
                 if (!_toolIds.TryGetValue(index, out var toolId))
@@ -649,13 +594,13 @@ internal sealed class AnthropicStreamReader(bool prefill, ResponseContext contex
                     error = NotAnEvent + $"an input_json_delta for block {index} came without its tool_use start";
                     return false;
                 }
-                chunk = new ToolCallChunk(toolId, null, AnthropicFormat.String(delta, "partial_json") ?? "");
+                chunk = new ToolCallChunk(toolId, null, ProviderJson.String(delta, "partial_json") ?? "");
                 return true;
             case "thinking_delta":
-                chunk = new ThoughtChunk(id, AnthropicFormat.String(delta, "thinking")) { ProviderType = context.ProviderType };
+                chunk = new ThoughtChunk(id, ProviderJson.String(delta, "thinking")) { ProviderType = context.ProviderType };
                 return true;
             case "signature_delta":
-                chunk = new ThoughtChunk(id, null) { Signature = AnthropicFormat.String(delta, "signature"), ProviderType = context.ProviderType };
+                chunk = new ThoughtChunk(id, null) { Signature = ProviderJson.String(delta, "signature"), ProviderType = context.ProviderType };
                 return true;
             default:
                 chunk = new UnknownChunk(id, delta.Clone());

@@ -277,7 +277,7 @@ internal sealed class GeminiFormat : IProviderFormat
                 write = w => w.WriteString("text", text.Text);
                 return true;
             case ToolCallBlock call:
-                if (!AnthropicFormat.TryParseArguments(call.RawArguments, out var args, out error))
+                if (!ProviderJson.TryParseArguments(call.RawArguments, out var args, out error))
                 {
                     return false;
                 }
@@ -364,7 +364,7 @@ internal sealed class GeminiFormat : IProviderFormat
     public bool TryReadResponse(ReadOnlySpan<byte> body, ModelRequest request, ResponseContext context, out ProviderResponse? response, out string? error)
     {
         response = null;
-        if (!AnthropicFormat.TryParseObject(body, NotAResponse, out var document, out error))
+        if (!ProviderJson.TryParseObject(body, NotAResponse, out var document, out error))
         {
             return false;
         }
@@ -401,10 +401,10 @@ internal sealed class GeminiFormat : IProviderFormat
 
     private static void ReadPart(JsonElement part, ResponseContext context, ImmutableArray<ContentBlock>.Builder output)
     {
-        var signature = AnthropicFormat.String(part, "thoughtSignature");
+        var signature = ProviderJson.String(part, "thoughtSignature");
         if (part.TryGetProperty("thought", out var thought) && thought.ValueKind == JsonValueKind.True)
         {
-            var text = AnthropicFormat.String(part, "text");
+            var text = ProviderJson.String(part, "text");
             if (text is not null || !HasData(part))
             {
                 output.Add(new ThoughtBlock(text) { Signature = signature, ProviderType = TypeName });
@@ -420,11 +420,11 @@ internal sealed class GeminiFormat : IProviderFormat
             // A signature on an ordinary part: TensorZero's model has standalone thoughts, so it becomes one, just before.
             output.Add(new ThoughtBlock(null) { Signature = signature, ProviderType = TypeName });
         }
-        if (AnthropicFormat.String(part, "text") is { } plain)
+        if (ProviderJson.String(part, "text") is { } plain)
         {
             output.Add(new TextBlock(plain));
         }
-        else if (FunctionCall(part) is { } call && AnthropicFormat.String(call, "name") is { } name)
+        else if (FunctionCall(part) is { } call && ProviderJson.String(call, "name") is { } name)
         {
             // Gemini gives tool calls no id: TensorZero makes one.
             var args = call.TryGetProperty("args", out var a) ? a.GetRawText() : "{}";
@@ -459,7 +459,7 @@ internal sealed class GeminiFormat : IProviderFormat
         error = null;
         if (!root.TryGetProperty("candidates", out var candidates) || candidates.ValueKind != JsonValueKind.Array || candidates.GetArrayLength() == 0)
         {
-            error = prefix + (AnthropicFormat.ErrorMessage(root) is { } message ? $"it is an error ({message})" : "it has no candidates");
+            error = prefix + (ProviderJson.ErrorMessage(root) is { } message ? $"it is an error ({message})" : "it has no candidates");
             return false;
         }
         candidate = candidates[0];
@@ -522,7 +522,7 @@ internal sealed class GeminiStreamReader(ResponseContext context) : IProviderStr
     public bool TryReadEvent(ReadOnlySpan<byte> data, out ProviderChunk? chunk, out string? error)
     {
         chunk = null;
-        if (!AnthropicFormat.TryParseObject(data, NotAnEvent, out var document, out error))
+        if (!ProviderJson.TryParseObject(data, NotAnEvent, out var document, out error))
         {
             return false;
         }
@@ -559,10 +559,10 @@ internal sealed class GeminiStreamReader(ResponseContext context) : IProviderStr
     private bool TryReadPart(JsonElement part, ImmutableArray<ChunkBlock>.Builder content, out string? error)
     {
         error = null;
-        var signature = AnthropicFormat.String(part, "thoughtSignature");
+        var signature = ProviderJson.String(part, "thoughtSignature");
         if (part.TryGetProperty("thought", out var thought) && thought.ValueKind == JsonValueKind.True)
         {
-            var text = AnthropicFormat.String(part, "text");
+            var text = ProviderJson.String(part, "text");
             if (text is null && part.EnumerateObject().Any(p => p.Name is not ("thought" or "thoughtSignature")))
             {
                 error = NotAnEvent + "a thought part must be text";
@@ -575,7 +575,7 @@ internal sealed class GeminiStreamReader(ResponseContext context) : IProviderStr
         {
             content.Add(new ThoughtChunk(Next(ref _lastThoughtId), null) { Signature = signature, ProviderType = context.ProviderType });
         }
-        if (AnthropicFormat.String(part, "text") is { } plain)
+        if (ProviderJson.String(part, "text") is { } plain)
         {
             // Gemini sometimes sends empty text parts: TensorZero drops them.
             if (plain.Length > 0)
@@ -583,7 +583,7 @@ internal sealed class GeminiStreamReader(ResponseContext context) : IProviderStr
                 content.Add(new TextChunk("0", plain));
             }
         }
-        else if (GeminiFormat.FunctionCall(part) is { } call && AnthropicFormat.String(call, "name") is { } name)
+        else if (GeminiFormat.FunctionCall(part) is { } call && ProviderJson.String(call, "name") is { } name)
         {
             string? newName = null;
             if (_lastToolName != name)

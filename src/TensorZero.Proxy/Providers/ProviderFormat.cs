@@ -1,3 +1,4 @@
+using System.Text.Json;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Functions;
 
@@ -84,4 +85,63 @@ internal sealed class OpenAIChatProviderFormat : IProviderFormat
         OpenAIChatFormat.TryReadResponse(body, out response, out error, context.ProviderType);
 
     public IProviderStreamReader CreateStreamReader(ModelRequest request, ResponseContext context) => new OpenAIChatStreamReader(context.ProviderType);
+}
+
+/// <summary>JSON reading shared by the provider formats that are not OpenAI's.</summary>
+internal static class ProviderJson
+{
+    /// <summary>A tool call's arguments as the JSON object Anthropic (and Gemini) take.</summary>
+    internal static bool TryParseArguments(string raw, out JsonElement arguments, out string? error)
+    {
+        arguments = default;
+        try
+        {
+            using var document = JsonDocument.Parse(raw);
+            arguments = document.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            error = "Error parsing tool call arguments as JSON Value: " + ex.Message;
+            return false;
+        }
+        if (arguments.ValueKind != JsonValueKind.Object)
+        {
+            error = "Tool call arguments must be a JSON object";
+            return false;
+        }
+        error = null;
+        return true;
+    }
+
+    internal static string? String(JsonElement element, string property) =>
+        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    /// <summary>The message of an Anthropic error (<c>{"type":"error","error":{"type","message"}}</c>), or of an OpenAI-style one.</summary>
+    internal static string? ErrorMessage(JsonElement root) =>
+        root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
+            ? (String(error, "type") is { } type ? type + ": " : "") + (String(error, "message") ?? error.GetRawText())
+            : OpenAIChatFormat.ErrorMessage(root);
+
+    internal static bool TryParseObject(ReadOnlySpan<byte> body, string prefix, out JsonDocument? document, out string? error)
+    {
+        document = null;
+        error = null;
+        try
+        {
+            document = JsonDocument.Parse(body.ToArray());
+        }
+        catch (JsonException)
+        {
+            error = prefix + "it is not JSON (" + OpenAIChatFormat.Preview(body) + ")";
+            return false;
+        }
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            document = null;
+            error = prefix + "it is not a JSON object";
+            return false;
+        }
+        return true;
+    }
 }

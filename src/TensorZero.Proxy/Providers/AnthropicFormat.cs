@@ -402,7 +402,7 @@ internal sealed class AnthropicFormat : IProviderFormat
                 read = new ThoughtBlock(null) { Signature = data, ProviderType = TypeName };
                 return true;
             case "tool_use" when ProviderJson.String(block, "id") is { } id && ProviderJson.String(block, "name") is { } name && block.TryGetProperty("input", out var input):
-                read = new ToolCallBlock(id, name, input.GetRawText());
+                read = new ToolCallBlock(id, name, Inference.ContentBlockReader.CompactJson(input));
                 return true;
             case "text" or "thinking" or "redacted_thinking" or "tool_use":
                 error = $"a '{ProviderJson.String(block, "type")}' block lacks its fields";

@@ -427,7 +427,7 @@ internal sealed class GeminiFormat : IProviderFormat
         else if (FunctionCall(part) is { } call && ProviderJson.String(call, "name") is { } name)
         {
             // Gemini gives tool calls no id: TensorZero makes one.
-            var args = call.TryGetProperty("args", out var a) ? a.GetRawText() : "{}";
+            var args = call.TryGetProperty("args", out var a) ? Inference.ContentBlockReader.CompactJson(a) : "{}";
             output.Add(new ToolCallBlock(UuidV7.Create(context.Time.GetUtcNow()).ToString(), name, args));
         }
         else
@@ -592,7 +592,7 @@ internal sealed class GeminiStreamReader(ResponseContext context) : IProviderStr
                 newName = name;
                 _lastToolIndex++;
             }
-            var args = call.TryGetProperty("args", out var a) ? a.GetRawText() : "{}";
+            var args = call.TryGetProperty("args", out var a) ? Inference.ContentBlockReader.CompactJson(a) : "{}";
             content.Add(new ToolCallChunk(_lastToolIndex.ToString(CultureInfo.InvariantCulture), newName, args));
         }
         else

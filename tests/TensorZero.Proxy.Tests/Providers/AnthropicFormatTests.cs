@@ -245,7 +245,7 @@ public sealed class AnthropicFormatTests
             {"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[
               {"type":"thinking","thinking":"hmm","signature":"sig"},
               {"type":"text","text":"Let me check."},
-              {"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}},
+              {"type":"tool_use","id":"toolu_1","name":"get_weather","input":{ "city": "Paris" }},
               {"type":"server_tool_use","id":"srv_1","name":"web_search","input":{}}],
              "stop_reason":"tool_use","stop_sequence":null,
              "usage":{"input_tokens":10,"cache_creation_input_tokens":2,"cache_read_input_tokens":3,"output_tokens":20}}

@@ -87,6 +87,8 @@ public sealed class ProviderTypesEndToEndTests
         var attempt = inference.Attempts.Should().ContainSingle().Subject;
         attempt.Outcome.Should().Be(AttemptOutcome.Ok);
         attempt.RawRequest!.Value.ToArray().Should().Equal(received.Body);
+        attempt.AppliedHeaders.Should().Contain(new KeyValuePair<string, string>("x-api-key", "[redacted]"))
+            .And.Contain(new KeyValuePair<string, string>("anthropic-version", "2023-06-01"));
         inference.Typed!.Result!.ProviderType.Should().Be("anthropic");
         inference.Typed.Result.Usage.Should().Be(new TensorZero.Proxy.Functions.Usage(11, 7));
         inference.Typed.Result.RawResponse.Should().Contain("\"msg_fake\"");
@@ -368,6 +370,8 @@ public sealed class ProviderTypesEndToEndTests
             """{"contents":[{"role":"user","parts":[{"text":"Hello"}]}],"generationConfig":{"temperature":0.5,"maxOutputTokens":50},"systemInstruction":{"role":"model","parts":[{"text":"Be brief."}]}}""");
         var inference = await gateway.Inferences.NextAsync();
         inference.Typed!.Result!.ProviderType.Should().Be("google_ai_studio_gemini");
+        inference.Attempts.Should().ContainSingle().Which.AppliedHeaders.Should().Contain(
+            new KeyValuePair<string, string>("x-goog-api-key", "[redacted]"), "a credential is never stored");
     }
 
     [Fact]

@@ -6,7 +6,8 @@ public static class CredentialHeaders
     /// <summary>What a credential value is replaced with wherever it would be shown or stored.</summary>
     public const string Redacted = "[redacted]";
 
-    private static readonly string[] Names = ["Authorization", "api-key", "x-api-key", "Proxy-Authorization"];
+    // x-api-key: Anthropic's; x-goog-api-key: Google AI Studio's.
+    private static readonly string[] Names = ["Authorization", "api-key", "x-api-key", "x-goog-api-key", "Proxy-Authorization"];
 
     /// <summary>Whether <paramref name="name"/> is a credential header (case-insensitive).</summary>
     public static bool IsCredential(string name)

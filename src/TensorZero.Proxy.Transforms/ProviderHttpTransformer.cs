@@ -60,6 +60,10 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         {
             headers.TryAddWithoutValidation(policy.AuthHeaderName, policy.AuthHeaderValue);
         }
+        foreach (var (name, value) in policy.FixedHeaders)
+        {
+            SetHeader(proxyRequest, name, value);
+        }
 
         // Sidecar pass-through: only the client headers the provider names; never framing or hop-by-hop
         // headers, and credentials only where the provider allows overriding its own.
@@ -105,7 +109,7 @@ public sealed class ProviderHttpTransformer : HttpTransformer
         var attempt = GetAttempt(httpContext);
         var status = (int)proxyResponse.StatusCode;
         attempt.UpstreamStatusCode = status;
-        if (ProxyAttemptFeature.IsRetryableStatus(status))
+        if (ProxyAttemptFeature.IsRetryableStatus(status) || (attempt.FailOnErrorStatus && status >= 400))
         {
             // Nothing of a failed attempt reaches the client: not its status, not its headers
             // (retry-after, ...), not its body. The middleware clears the response and tries the next provider.

@@ -7,13 +7,17 @@ namespace TensorZero.Proxy.Transforms;
 public sealed class ProviderRequestPolicy
 {
     /// <summary>Creates a policy.</summary>
-    /// <param name="requestUri">The absolute URI of the provider's chat completions endpoint, query included.</param>
+    /// <param name="requestUri">The absolute URI of the provider's inference endpoint (chat completions, Anthropic's messages,
+    /// Gemini's generateContent), query included.</param>
     /// <param name="authHeaderName">The credential header (<c>Authorization</c>, <c>api-key</c>), or null for none.</param>
     /// <param name="authHeaderValue">The credential header's value; never logged.</param>
     /// <param name="forwardClientHeaders">Client headers a sidecar passes on (<c>forward_client_headers</c>).</param>
     /// <param name="allowCredentialOverride">Whether extra headers may set credential headers (<c>allow_credential_override</c>).</param>
+    /// <param name="fixedHeaders">Headers the provider's protocol requires on every request (e.g. Anthropic's
+    /// <c>anthropic-version</c>); not secrets. Extra headers apply after them and may replace them.</param>
     public ProviderRequestPolicy(
-        Uri requestUri, string? authHeaderName, string? authHeaderValue, ClientHeaderPatterns? forwardClientHeaders = null, bool allowCredentialOverride = false)
+        Uri requestUri, string? authHeaderName, string? authHeaderValue, ClientHeaderPatterns? forwardClientHeaders = null, bool allowCredentialOverride = false,
+        IReadOnlyList<KeyValuePair<string, string>>? fixedHeaders = null)
     {
         ArgumentNullException.ThrowIfNull(requestUri);
         if (!requestUri.IsAbsoluteUri)
@@ -30,7 +34,11 @@ public sealed class ProviderRequestPolicy
         AuthHeaderValue = authHeaderValue;
         ForwardClientHeaders = forwardClientHeaders ?? ClientHeaderPatterns.None;
         AllowCredentialOverride = allowCredentialOverride;
+        FixedHeaders = fixedHeaders ?? [];
     }
+
+    /// <summary>Headers sent on every request to this provider, before extra headers (protocol versions, not credentials).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> FixedHeaders { get; }
 
     /// <summary>Which client headers are passed on to this provider.</summary>
     public ClientHeaderPatterns ForwardClientHeaders { get; }

@@ -9,7 +9,7 @@ public enum AttemptFailureKind
     /// <summary>No failure recorded by the transformer.</summary>
     None,
 
-    /// <summary>The provider answered 5xx or 429.</summary>
+    /// <summary>The provider answered 5xx or 429 (or any 4xx when <see cref="ProxyAttemptFeature.FailOnErrorStatus"/> is set).</summary>
     RetryableStatus,
 
     /// <summary>The pre-commit deadline fired while the body (or the first event) was awaited.</summary>
@@ -94,6 +94,13 @@ public sealed class ProxyAttemptFeature
 
     /// <summary>The typed path's translator of stream events; when set it replaces <see cref="Rewriter"/> for streams.</summary>
     public IEventTranslator? EventTranslator { get; init; }
+
+    /// <summary>
+    /// Whether every error status (4xx as well as 5xx and 429) fails the attempt instead of reaching the client. Set for
+    /// providers whose error bodies are not in the client's protocol (Anthropic, Gemini behind the OpenAI-compatible
+    /// endpoint): their errors can only be reported as failed attempts, and the next provider is tried, as TensorZero does.
+    /// </summary>
+    public bool FailOnErrorStatus { get; init; }
 
     /// <summary>Sees the provider's response as received (for observability); null when nothing records it.</summary>
     public IResponseTap? Tap { get; init; }

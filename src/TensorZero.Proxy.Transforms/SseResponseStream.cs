@@ -215,9 +215,14 @@ public sealed class SseResponseStream : Stream
         }
         _attempt.Tap?.OnEvent(sseEvent);
         var isData = sseEvent.StartsWith("data:"u8);
-        if (isData && _attempt.EventTranslator is { } translator)
+        if (_attempt.EventTranslator is { } translator)
         {
-            TranslateEvent(translator, sseEvent);
+            // A translated stream may name its events (Anthropic's "event: message_start" before "data: {...}"): the
+            // data line is found wherever it is. Events without one (comments, keep-alives) give the client nothing.
+            if (DataLine(sseEvent) is { } dataLine)
+            {
+                TranslateEvent(translator, sseEvent[dataLine..]);
+            }
             return;
         }
         if (isData && !_sawDataEvent)
@@ -250,6 +255,27 @@ public sealed class SseResponseStream : Stream
             }
         }
         _output.Write(sseEvent);
+    }
+
+    /// <summary>Where the first <c>data:</c> line of an event starts, or null when it has none.</summary>
+    internal static int? DataLine(ReadOnlySpan<byte> sseEvent)
+    {
+        var offset = 0;
+        while (offset < sseEvent.Length)
+        {
+            var line = sseEvent[offset..];
+            if (line.StartsWith("data:"u8))
+            {
+                return offset;
+            }
+            var end = line.IndexOfAny((byte)'\r', (byte)'\n');
+            if (end < 0)
+            {
+                return null;
+            }
+            offset += end + 1;
+        }
+        return null;
     }
 
     /// <summary>The payload of a <c>data:</c> event: after the field name and one optional space, to the line's end.</summary>

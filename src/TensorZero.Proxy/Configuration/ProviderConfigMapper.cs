@@ -231,7 +231,8 @@ internal static class ProviderConfigMapper
         ProviderType.AwsSagemaker => ["endpoint_name", "model_name", "region", "allow_auto_detect_region", "hosted_provider", "endpoint_url", "access_key_id", "secret_access_key", "session_token"],
         ProviderType.GcpVertexAnthropic => ["model_id", "location", "project_id", "credential_location", "provider_tools"],
         ProviderType.GcpVertexGemini => ["model_id", "endpoint_id", "location", "project_id", "credential_location"],
-        ProviderType.GoogleAIStudioGemini => ["model_name", "api_key_location"],
+        // api_base is this gateway's extension (TensorZero's URL is fixed): a proxy or a test server in front of Gemini.
+        ProviderType.GoogleAIStudioGemini => ["model_name", "api_key_location", "api_base"],
         _ => [],
     };
 
@@ -362,7 +363,22 @@ internal static class ProviderConfigMapper
 
         // Keys that only change TensorZero's handling of the answer, or features the gateway does not have.
         Shape(reader, table, path, "include_encrypted_reasoning", TomlKind.Boolean, implemented);
-        Shape(reader, table, path, "provider_tools", TomlKind.TableArray, implemented);
+        if (info.Type == ProviderType.Anthropic && table.TryGetValue("provider_tools", out var providerTools) && TomlConfigReader.Is(providerTools, TomlKind.TableArray))
+        {
+            // Anthropic's server tools (web search, ...): sent after the function tools, as TensorZero sends them.
+            if (ExtraConfigMapper.ToJson(providerTools, out var why) is { } json)
+            {
+                typed.Settings["provider_tools"] = json;
+            }
+            else
+            {
+                reader.Error(table, "provider_tools", path + ".provider_tools", why ?? "cannot be written as JSON");
+            }
+        }
+        else
+        {
+            Shape(reader, table, path, "provider_tools", TomlKind.TableArray, implemented);
+        }
         Shape(reader, table, path, "content_type_overrides", TomlKind.Table, implemented);
         Shape(reader, table, path, "parse_think_blocks", TomlKind.Boolean, implemented);
 

@@ -29,7 +29,8 @@ internal enum ProviderType
 
 /// <summary>
 /// What each provider type's TOML name is and what it defaults to. The implemented OpenAI-compatible types all use
-/// <c>{api_base}chat/completions</c> with a Bearer token; they differ only in defaults. The other types load (their
+/// <c>{api_base}chat/completions</c> with a Bearer token; they differ only in defaults. <c>anthropic</c> (Messages API)
+/// and <c>google_ai_studio_gemini</c> (generateContent) are translated on the typed path. The other types load (their
 /// keys are validated) but are not called: attempts at them fail over.
 /// </summary>
 /// <param name="Type">The type.</param>
@@ -42,7 +43,7 @@ internal sealed record ProviderTypeInfo(
     ProviderType Type, string TomlName, string? DefaultApiBase, CredentialLocation DefaultCredential, bool IsImplemented, bool HasShorthand)
 {
     /// <summary>Whether the type is spoken to over the OpenAI chat completions protocol at <c>api_base</c>.</summary>
-    public bool IsOpenAICompatible => IsImplemented && Type is not (ProviderType.Azure or ProviderType.Dummy);
+    public bool IsOpenAICompatible => IsImplemented && Type is not (ProviderType.Azure or ProviderType.Dummy or ProviderType.Anthropic or ProviderType.GoogleAIStudioGemini);
 
     /// <summary>Whether <c>api_base</c> must be given (self-hosted servers have no public default).</summary>
     public bool RequiresApiBase => Type is ProviderType.Vllm or ProviderType.SGLang or ProviderType.Tgi;
@@ -73,14 +74,15 @@ internal sealed record ProviderTypeInfo(
         new(ProviderType.SGLang, "sglang", null, OptionalEnv("SGLANG_API_KEY"), true, false),
         new(ProviderType.Tgi, "tgi", null, OptionalEnv("TGI_API_KEY"), true, false),
         new(ProviderType.Dummy, "dummy", null, CredentialLocation.None, true, true),
-        new(ProviderType.Anthropic, "anthropic", null, CredentialLocation.Env("ANTHROPIC_API_KEY"), false, true),
+        new(ProviderType.Anthropic, "anthropic", "https://api.anthropic.com/v1/", CredentialLocation.Env("ANTHROPIC_API_KEY"), true, true),
         new(ProviderType.AwsBedrock, "aws_bedrock", null, CredentialLocation.Sdk, false, false),
         new(ProviderType.AwsSagemaker, "aws_sagemaker", null, CredentialLocation.Sdk, false, false),
         new(ProviderType.GcpVertexAnthropic, "gcp_vertex_anthropic", null,
             new CredentialLocation(CredentialSource.PathFromEnv, "GCP_VERTEX_CREDENTIALS_PATH"), false, true),
         new(ProviderType.GcpVertexGemini, "gcp_vertex_gemini", null,
             new CredentialLocation(CredentialSource.PathFromEnv, "GCP_VERTEX_CREDENTIALS_PATH"), false, true),
-        new(ProviderType.GoogleAIStudioGemini, "google_ai_studio_gemini", null, CredentialLocation.Env("GOOGLE_AI_STUDIO_API_KEY"), false, true),
+        new(ProviderType.GoogleAIStudioGemini, "google_ai_studio_gemini", "https://generativelanguage.googleapis.com/v1beta/",
+            CredentialLocation.Env("GOOGLE_AI_STUDIO_API_KEY"), true, true),
     ];
 
     private static readonly FrozenDictionary<string, ProviderTypeInfo> ByTomlName =

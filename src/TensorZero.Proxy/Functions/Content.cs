@@ -282,7 +282,11 @@ internal enum FinishReason
 /// <param name="Usage">Token counts.</param>
 /// <param name="FinishReason">Why it stopped, when the provider said.</param>
 /// <param name="RawResponse">The provider's response body as text, for the record and <c>include_raw_response</c>.</param>
-internal sealed record ProviderResponse(ImmutableArray<ContentBlock> Output, Usage Usage, FinishReason? FinishReason, string RawResponse);
+internal sealed record ProviderResponse(ImmutableArray<ContentBlock> Output, Usage Usage, FinishReason? FinishReason, string RawResponse)
+{
+    /// <summary>The provider's own usage object (Anthropic's <c>usage</c>, Gemini's <c>usageMetadata</c>), for <c>include_raw_usage</c>; null when not read.</summary>
+    public JsonElement? RawUsage { get; init; }
+}
 
 /// <summary>One streamed piece of a provider's answer, parsed.</summary>
 /// <param name="Content">The content pieces (blocks are joined across chunks by <see cref="ChunkBlock.Id"/>).</param>

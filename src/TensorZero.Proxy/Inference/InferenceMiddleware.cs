@@ -302,7 +302,7 @@ internal sealed class InferenceMiddleware
     /// <summary>Whether the passthrough path cannot serve the request as TensorZero would (DESIGN-NOTES "Two paths").</summary>
     private static bool NeedsTypedPath(InferenceRequest request, ResolvedTarget target)
     {
-        if (target.Function is { RequiresTypedPath: true } || target.Model is { HasDummyProvider: true } || request.IgnoredFields.Count > 0)
+        if (target.Function is { RequiresTypedPath: true } || target.Model is { RequiresTypedPath: true } || request.IgnoredFields.Count > 0)
         {
             return true;
         }

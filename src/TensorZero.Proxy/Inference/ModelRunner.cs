@@ -245,10 +245,9 @@ internal sealed class ModelRunner
         {
             return null;
         }
-        var providerType = TypedInference.ProviderTypeName(provider);
-        // The key is the request as the provider is sent it, in its dialect (OpenAI's for the dummy).
-        return OpenAIChatFormat.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName,
-            OpenAIChatFormat.Speaks(providerType) ? providerType : "openai", inference.Request.Stream, out var body, out _, model.Name, provider.Name)
+        // The key is the request as the provider is sent it, in its format (OpenAI's for the dummy).
+        return provider.Format.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName,
+            TypedInference.ProviderTypeName(provider), inference.Request.Stream, out var body, out _, model.Name, provider.Name)
             ? ModelInferenceCache.Key(model.Name, provider.Name, provider.Fingerprint, body)
             : null;
     }
@@ -488,6 +487,7 @@ internal sealed class ModelRunner
             BodyTranslator = typed is null ? null : new TypedBodyTranslator(typed, inference, target),
             EventTranslator = typed is null || !inference.Request.Stream ? null : new TypedEventTranslator(typed, inference, target),
             Tap = capture,
+            FailOnErrorStatus = ProviderFormats.FailsOnErrorStatus(provider.Config.Type),
         };
         attempt.Attach(context);
         SetAttemptHeaders(context, inference, provider);
@@ -544,7 +544,7 @@ internal sealed class ModelRunner
     private static bool TryRenderTyped(InferenceFeature inference, TypedInference typed, AttemptTarget target, out byte[] body, out string? error)
     {
         var provider = target.Provider;
-        if (!OpenAIChatFormat.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName, TypedInference.ProviderTypeName(provider),
+        if (!provider.Format.TryWriteRequest(typed.ModelRequest, provider.UpstreamModelName, TypedInference.ProviderTypeName(provider),
             inference.Request.Stream, out body, out error, target.Model.Name, provider.Name))
         {
             return false;
@@ -571,7 +571,7 @@ internal sealed class ModelRunner
     /// </summary>
     private static bool TryPolicy(InferenceFeature inference, RuntimeProvider provider, out ProviderRequestPolicy policy, out string? error)
     {
-        policy = provider.Policy!;
+        policy = inference.Request.Stream && provider.StreamPolicy is { } streaming ? streaming : provider.Policy!;
         error = null;
         if (provider.DynamicCredentialName is not { } name)
         {
@@ -586,9 +586,8 @@ internal sealed class ModelRunner
             }
             return true;
         }
-        var azure = provider.Config.Type == ProviderType.Azure;
-        policy = new ProviderRequestPolicy(policy.RequestUri, azure ? "api-key" : "Authorization", azure ? key : "Bearer " + key,
-            policy.ForwardClientHeaders, policy.AllowCredentialOverride);
+        var (header, value) = GatewayRuntime.CredentialHeader(provider.Config.Type, key);
+        policy = new ProviderRequestPolicy(policy.RequestUri, header, value, policy.ForwardClientHeaders, policy.AllowCredentialOverride, policy.FixedHeaders);
         return true;
     }
 

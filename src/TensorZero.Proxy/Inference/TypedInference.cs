@@ -116,6 +116,10 @@ internal sealed class TypedInference
         return result with { ModelInferenceId = modelInferenceId };
     }
 
+    /// <summary>Who answers an attempt, for the provider format's readers.</summary>
+    public static ResponseContext ResponseContext(AttemptTarget target, TimeProvider time) =>
+        new(ProviderTypeName(target.Provider), target.Model.Name, target.Provider.Name, time);
+
     /// <summary>The provider type's name as TensorZero writes it (<c>openai</c>, <c>dummy</c>, ...).</summary>
     public static string ProviderTypeName(RuntimeProvider provider) => Configuration.ProviderTypeInfo.Of(provider.Config.Type).TomlName;
 }
@@ -134,7 +138,7 @@ internal sealed class TypedStreamWriter(Action<ProviderChunk, IBufferWriter<byte
 }
 
 /// <summary>
-/// Translates an OpenAI-format provider's whole answer into the client's body (typed path, non-streaming): the
+/// Translates a provider's whole answer (in its own format, <see cref="ProviderFormats"/>) into the client's body (typed path, non-streaming): the
 /// provider's response read as TensorZero reads it, the function's output rules applied, then written in the client's
 /// protocol. A body that is not a valid chat completion fails the attempt over.
 /// </summary>
@@ -143,13 +147,13 @@ internal sealed class TypedBodyTranslator(TypedInference typed, InferenceFeature
     public bool TryTranslate(ReadOnlySpan<byte> body, out byte[] translated, out string? error)
     {
         translated = [];
-        var providerType = TypedInference.ProviderTypeName(target.Provider);
-        if (!OpenAIChatFormat.TryReadResponse(body, out var response, out error, providerType))
+        var format = target.Provider.Format;
+        if (!format.TryReadResponse(body, typed.ModelRequest, TypedInference.ResponseContext(target, typed.Time), out var response, out error))
         {
             return false;
         }
         var result = typed.BuildResult(inference, target, new ImmutableContent(response!.Output), response.Usage, response.FinishReason,
-            response.RawResponse, rawUsage: null);
+            response.RawResponse, rawUsage: response.RawUsage);
         typed.Result = result;
         translated = typed.WriteBody(result);
         return true;
@@ -157,7 +161,7 @@ internal sealed class TypedBodyTranslator(TypedInference typed, InferenceFeature
 }
 
 /// <summary>
-/// Translates an OpenAI-format provider's stream, event by event, into the client's stream (typed path): chunks read
+/// Translates a provider's stream (in its own format, <see cref="ProviderFormats"/>), event by event, into the client's stream (typed path): chunks read
 /// as TensorZero reads them, tool pieces turned to text where the function answers JSON, and the chunks accumulated so
 /// the record holds the whole answer.
 /// </summary>
@@ -166,7 +170,7 @@ internal sealed class TypedEventTranslator : IEventTranslator
     private readonly TypedInference _typed;
     private readonly InferenceFeature _inference;
     private readonly AttemptTarget _target;
-    private readonly OpenAIChatStreamReader _reader;
+    private readonly IProviderStreamReader _reader;
     private readonly TypedStreamWriter _writer;
     private readonly StreamAccumulator _accumulator = new();
     private readonly List<ProviderChunk> _chunks = [];
@@ -177,7 +181,7 @@ internal sealed class TypedEventTranslator : IEventTranslator
         _inference = inference;
         _target = target;
         var providerType = TypedInference.ProviderTypeName(target.Provider);
-        _reader = new OpenAIChatStreamReader(providerType);
+        _reader = target.Provider.Format.CreateStreamReader(typed.ModelRequest, TypedInference.ResponseContext(target, typed.Time));
         _writer = typed.CreateStreamWriter(inference, providerType);
     }
 

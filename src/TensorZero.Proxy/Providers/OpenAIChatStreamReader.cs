@@ -13,7 +13,7 @@ namespace TensorZero.Proxy.Providers;
 /// <remarks>
 /// Chunk ids follow TensorZero: text is block <c>"0"</c>, reasoning block <c>"1"</c>, a tool call the call's id.
 /// </remarks>
-internal sealed class OpenAIChatStreamReader
+internal sealed class OpenAIChatStreamReader : IProviderStreamReader
 {
     /// <summary>The block id of streamed text.</summary>
     public const string TextChunkId = "0";

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Transforms;
+using TensorZero.Proxy.Providers;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -205,7 +206,7 @@ internal sealed class GatewayRuntime
     private static bool RequiresTypedPath(FunctionSemantics semantics, IEnumerable<RuntimeVariant> variants) =>
         semantics.Kind == FunctionKind.Json || semantics.Schemas.Count > 0 || semantics.TemplateNames.Count > 0
         || semantics.Tools.Length > 0 || semantics.ToolChoice != ToolChoice.Auto || semantics.ParallelToolCalls is not null
-        || variants.Any(v => v.Prompt.JsonMode is not null || v.Model.HasDummyProvider);
+        || variants.Any(v => v.Prompt.JsonMode is not null || v.Model.RequiresTypedPath);
 
     /// <summary>A variant's default body members, pre-encoded: <c>"temperature":0.7</c>.</summary>
     private static KeyValuePair<string, byte[]>[] EncodeDefaults(VariantConfig variant) =>
@@ -253,7 +254,7 @@ internal sealed class GatewayRuntime
 
         Uri baseUri;
         Uri requestUri;
-        string authHeader;
+        Uri? streamRequestUri = null;
         string upstreamModel;
         if (provider.Type == ProviderType.Azure)
         {
@@ -274,28 +275,66 @@ internal sealed class GatewayRuntime
             }
             requestUri = new Uri(baseUri,
                 $"openai/deployments/{Uri.EscapeDataString(provider.DeploymentId!)}/chat/completions?api-version={AzureApiVersion}");
-            authHeader = "api-key";
             upstreamModel = provider.DeploymentId!;
+        }
+        else if (provider.Type == ProviderType.Anthropic)
+        {
+            // TensorZero appends "messages" to api_base, first dropping a "/messages" suffix a configuration may carry.
+            baseUri = WithTrailingSlash(provider.ApiBase!);
+            if (baseUri.AbsolutePath.EndsWith("/messages/", StringComparison.Ordinal))
+            {
+                baseUri = new Uri(baseUri, "..");
+            }
+            requestUri = new Uri(baseUri, "messages");
+            upstreamModel = provider.ModelName!;
+        }
+        else if (provider.Type == ProviderType.GoogleAIStudioGemini)
+        {
+            baseUri = WithTrailingSlash(provider.ApiBase!);
+            upstreamModel = provider.ModelName!;
+            requestUri = new Uri(baseUri, $"models/{upstreamModel}:generateContent");
+            streamRequestUri = new Uri(baseUri, $"models/{upstreamModel}:streamGenerateContent?alt=sse");
         }
         else
         {
             baseUri = provider.ApiBase!;
             requestUri = new Uri(baseUri, "chat/completions");
-            authHeader = "Authorization";
-            secret = secret is null ? null : "Bearer " + secret;
             upstreamModel = provider.ModelName!;
         }
 
         var forward = provider.ForwardClientHeaders.IsEmpty ? ClientHeaderPatterns.None : new ClientHeaderPatterns(provider.ForwardClientHeaders);
-        var policy = secret is null
-            ? new ProviderRequestPolicy(requestUri, null, null, forward, provider.AllowCredentialOverride)
-            : new ProviderRequestPolicy(requestUri, authHeader, secret, forward, provider.AllowCredentialOverride);
+        var (authHeader, authValue) = secret is null ? (null, null) : CredentialHeader(provider.Type, secret);
+        KeyValuePair<string, string>[] fixedHeaders = provider.Type == ProviderType.Anthropic
+            ? [new("anthropic-version", AnthropicFormat.ApiVersion)]
+            : [];
+        var policy = new ProviderRequestPolicy(requestUri, authHeader, authValue, forward, provider.AllowCredentialOverride, fixedHeaders);
         return new RuntimeProvider(modelName, provider, upstreamModel, policy, clusterId, baseUri.AbsoluteUri)
         {
             DynamicCredentialName = credential.DynamicName,
             Fingerprint = ProviderFingerprint.Of(provider),
+            StreamPolicy = streamRequestUri is null
+                ? null
+                : new ProviderRequestPolicy(streamRequestUri, authHeader, authValue, forward, provider.AllowCredentialOverride, fixedHeaders),
+            Format = provider.Type == ProviderType.Anthropic && provider.TypeSettings.TryGetValue("provider_tools", out var tools)
+                ? new AnthropicFormat(System.Text.Json.JsonDocument.Parse(tools).RootElement.Clone())
+                : ProviderFormats.For(provider.Type),
         };
     }
+
+    /// <summary>
+    /// The credential header of a provider type and its value for <paramref name="key"/>: Azure's <c>api-key</c>,
+    /// Anthropic's <c>x-api-key</c>, Google AI Studio's <c>x-goog-api-key</c> (as TensorZero sends them), else a Bearer token.
+    /// </summary>
+    internal static (string Name, string Value) CredentialHeader(ProviderType type, string key) => type switch
+    {
+        ProviderType.Azure => ("api-key", key),
+        ProviderType.Anthropic => ("x-api-key", key),
+        ProviderType.GoogleAIStudioGemini => ("x-goog-api-key", key),
+        _ => ("Authorization", "Bearer " + key),
+    };
+
+    private static Uri WithTrailingSlash(Uri uri) =>
+        uri.AbsolutePath.EndsWith('/') ? uri : new UriBuilder(uri) { Path = uri.AbsolutePath + "/" }.Uri;
 
     /// <summary>A credential as resolved at build: a secret, the name of a per-request credential, both, or neither.</summary>
     /// <param name="Secret">The key read from the environment or a file (for a dynamic credential: its fallback's).</param>
@@ -516,6 +555,12 @@ internal sealed record RuntimeModel(string Name, RuntimeProvider[] Providers, Ti
 {
     /// <summary>Whether a provider is the in-process dummy, which only the typed path runs.</summary>
     public bool HasDummyProvider { get; } = Providers.Any(p => p.IsDummy);
+
+    /// <summary>
+    /// Whether a provider does not speak OpenAI's chat completions (the dummy, Anthropic, Gemini): the client's body
+    /// cannot be forwarded to it, so every request to the model takes the typed path, which writes each provider's format.
+    /// </summary>
+    public bool RequiresTypedPath { get; } = Providers.Any(p => p.IsDummy || (p.IsImplemented && !ProviderFormats.SpeaksOpenAIChat(p.Config.Type)));
 }
 
 /// <summary>One provider of one model, ready to forward to.</summary>
@@ -551,6 +596,12 @@ internal sealed record RuntimeProvider(
     /// entries its old configuration produced, and the reloader resets the circuit of a provider whose fingerprint changed.
     /// </summary>
     public string Fingerprint { get; init; } = "";
+
+    /// <summary>The format the typed path speaks to it in (<see cref="ProviderFormats"/>; Anthropic's carries the provider's <c>provider_tools</c>).</summary>
+    public IProviderFormat Format { get; init; } = ProviderFormats.For(Config.Type);
+
+    /// <summary>The policy of streaming attempts when their endpoint differs (Gemini's <c>:streamGenerateContent?alt=sse</c>); null: <see cref="Policy"/>.</summary>
+    public ProviderRequestPolicy? StreamPolicy { get; init; }
 
     /// <summary>Never print the policy: it holds the credential.</summary>
     public override string ToString() => $"provider '{Name}' of model '{ModelName}'";

@@ -33,14 +33,14 @@ public sealed class ProviderConfigTests : IDisposable
         { "type = \"xai\"\nmodel_name = \"x\"", true, "x" },
         { "type = \"hyperbolic\"\nmodel_name = \"h\"", true, "h" },
         { "type = \"dummy\"\nmodel_name = \"test\"", true, "test" },
-        { "type = \"anthropic\"\nmodel_name = \"claude\"\nbeta_structured_outputs = true\napi_base = \"https://a.example/v1\"", false, "claude" },
+        { "type = \"anthropic\"\nmodel_name = \"claude\"\nbeta_structured_outputs = true\napi_base = \"https://a.example/v1\"", true, "claude" },
         { "type = \"aws_bedrock\"\nmodel_id = \"anthropic.claude\"\nregion = \"us-east-1\"\nendpoint_url = \"env::BEDROCK_URL\"\napi_key = \"env::BEDROCK_KEY\"", false, "anthropic.claude" },
         { "type = \"aws_bedrock\"\nmodel_id = \"m1\"\nregion = \"sdk\"\naccess_key_id = \"env::A\"\nsecret_access_key = \"env::S\"\nsession_token = \"dynamic::t\"\nallow_auto_detect_region = true", false, "m1" },
         { "type = \"aws_sagemaker\"\nendpoint_name = \"ep\"\nmodel_name = \"gemma\"\nhosted_provider = \"tgi\"\nregion = \"us-east-1\"", false, "gemma" },
         { "type = \"gcp_vertex_anthropic\"\nmodel_id = \"claude@1\"\nlocation = \"us-east5\"\nproject_id = \"p\"\ncredential_location = \"sdk\"", false, "claude@1" },
         { "type = \"gcp_vertex_gemini\"\nmodel_id = \"gemini\"\nlocation = \"us-central1\"\nproject_id = \"p\"", false, "gemini" },
         { "type = \"gcp_vertex_gemini\"\nendpoint_id = \"123\"\nlocation = \"us-central1\"\nproject_id = \"p\"\ncredential_location = { default = \"sdk\", fallback = \"path::/k.json\" }", false, "123" },
-        { "type = \"google_ai_studio_gemini\"\nmodel_name = \"gemini-2.0\"", false, "gemini-2.0" },
+        { "type = \"google_ai_studio_gemini\"\nmodel_name = \"gemini-2.0\"", true, "gemini-2.0" },
     };
 
     [Theory]
@@ -311,9 +311,9 @@ public sealed class ProviderConfigTests : IDisposable
             [models.m]
             routing = ["p", "q"]
             [models.m.providers.p]
-            type = "anthropic"
-            model_name = "claude"
-            api_key_location = "env::NEVER_SET"
+            type = "aws_bedrock"
+            model_id = "claude"
+            region = "us-east-1"
             [models.m.providers.q]
             type = "openai"
             model_name = "x"
@@ -328,14 +328,14 @@ public sealed class ProviderConfigTests : IDisposable
         providers[0].ClusterId.Should().BeNull();
         providers[0].UpstreamModelName.Should().Be("claude");
         providers[1].IsImplemented.Should().BeTrue();
-        runtime.CreateClusters().Select(c => c.ClusterId).Should().NotContain(id => id.Contains("anthropic", StringComparison.Ordinal));
+        runtime.CreateClusters().Select(c => c.ClusterId).Should().NotContain(id => id.Contains("aws_bedrock", StringComparison.Ordinal));
     }
 
     [Theory]
     [InlineData("openai::gpt-4o-mini", true, "gpt-4o-mini")]
     [InlineData("openai::responses::gpt-5", false, "gpt-5")]
-    [InlineData("anthropic::claude-haiku-4-5", false, "claude-haiku-4-5")]
-    [InlineData("google_ai_studio_gemini::gemini-2.5-flash", false, "gemini-2.5-flash")]
+    [InlineData("anthropic::claude-haiku-4-5", true, "claude-haiku-4-5")]
+    [InlineData("google_ai_studio_gemini::gemini-2.5-flash", true, "gemini-2.5-flash")]
     [InlineData("gcp_vertex_gemini::projects/p/locations/l/publishers/google/models/g", false, "projects/p/locations/l/publishers/google/models/g")]
     [InlineData("gcp_vertex_anthropic::projects/p/locations/l/publishers/anthropic/models/c", false, "projects/p/locations/l/publishers/anthropic/models/c")]
     [InlineData("deepseek::deepseek-chat", true, "deepseek-chat")]
@@ -369,7 +369,7 @@ public sealed class ProviderConfigTests : IDisposable
     }
 
     [Theory]
-    [InlineData("anthropic::claude")]
+    [InlineData("gcp_vertex_anthropic::projects/p/locations/l/publishers/anthropic/models/c")]
     [InlineData("openai::responses::gpt-5")]
     public void Parse_VariantOnUnimplementedShorthand_LoadsAndBuilds(string model)
     {

@@ -233,6 +233,19 @@ internal sealed class TypedEventTranslator : IEventTranslator
         return true;
     }
 
+    /// <summary>The Responses and Anthropic ingresses end in their own protocol; the TensorZero endpoints as before.</summary>
+    public void WriteTruncation(IBufferWriter<byte> output, string message, string code)
+    {
+        if (_typed.Endpoint is InferenceEndpoint.OpenAIResponses or InferenceEndpoint.AnthropicMessages)
+        {
+            _writer.WriteFailed(output, message);
+        }
+        else
+        {
+            IEventTranslator.WriteOpenAITruncation(output, message, code);
+        }
+    }
+
     public void Complete(IBufferWriter<byte> output)
     {
         _writer.WriteDone(output);

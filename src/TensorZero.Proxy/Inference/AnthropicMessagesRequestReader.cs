@@ -88,7 +88,7 @@ internal static class AnthropicMessagesRequestReader
         var tools = ReadTools(body);
         var (toolChoice, parallel) = ReadToolChoice(body);
         var system = ReadSystem(body);
-        var messages = ReadMessages(body);
+        var messages = ReadMessages(body, ref system);
 
         var gatewayFields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         foreach (var name in (string[])["tensorzero::variant_name", "tensorzero::dryrun", "tensorzero::episode_id",
@@ -148,15 +148,21 @@ internal static class AnthropicMessagesRequestReader
         {
             return value.GetString();
         }
+        return ReadTextBlocks(value, "system");
+    }
+
+    /// <summary>A list of text blocks, joined with newlines.</summary>
+    private static string ReadTextBlocks(JsonElement value, string path)
+    {
         if (value.ValueKind != JsonValueKind.Array)
         {
-            throw JsonMembers.Invalid("system", value, "a string or a list of text blocks");
+            throw JsonMembers.Invalid(path, value, "a string or a list of text blocks");
         }
         var text = new StringBuilder();
         var index = 0;
         foreach (var item in value.EnumerateArray())
         {
-            var block = JsonMembers.Of(item, JsonMembers.Index("system", index++));
+            var block = JsonMembers.Of(item, JsonMembers.Index(path, index++));
             var type = block.RequiredString("type");
             if (type != "text")
             {
@@ -220,7 +226,8 @@ internal static class AnthropicMessagesRequestReader
         return (result, disableParallel is { } disable ? !disable : null);
     }
 
-    private static ImmutableArray<InputMessage> ReadMessages(JsonMembers body)
+    /// <summary>The messages; a <c>system</c> message's text joins <paramref name="system"/> (after a newline).</summary>
+    private static ImmutableArray<InputMessage> ReadMessages(JsonMembers body, ref string? system)
     {
         var value = body.Required("messages", "a list");
         if (value.ValueKind != JsonValueKind.Array)
@@ -234,13 +241,19 @@ internal static class AnthropicMessagesRequestReader
         {
             var message = JsonMembers.Of(item, JsonMembers.Index("messages", index++));
             var roleName = message.RequiredString("role");
+            var content = message.Required("content", "a string or a list of content blocks");
+            if (roleName == "system")
+            {
+                var text = content.ValueKind == JsonValueKind.String ? content.GetString()! : ReadTextBlocks(content, message.PathOf("content"));
+                system = system is null ? text : system + "\n" + text;
+                continue;
+            }
             var role = roleName switch
             {
                 "user" => Role.User,
                 "assistant" => Role.Assistant,
-                _ => throw JsonMembers.UnknownVariant(message.PathOf("role"), roleName, "user", "assistant"),
+                _ => throw JsonMembers.UnknownVariant(message.PathOf("role"), roleName, "user", "assistant", "system"),
             };
-            var content = message.Required("content", "a string or a list of content blocks");
             if (content.ValueKind == JsonValueKind.String)
             {
                 messages.Add(new InputMessage(role, [new TextBlock(content.GetString()!)]));

@@ -278,4 +278,30 @@ public sealed class AnthropicMessagesEndToEndTests
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         response.Headers.GetValues("x-tensorzero-warning").Single().Should().Contain("top_k");
     }
+
+    [Fact]
+    public async Task Post_StreamCutShortAfterTheCommit_EndsWithAnErrorEvent()
+    {
+        await using var fake = await FakeProvider.StartAsync(BrokenStream);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.SingleProviderModel("up", "p", fake.BaseUrl));
+
+        var response = await gateway.Client.PostAsync("/v1/messages",
+            new StringContent("""{"model":"up","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var events = text.TrimEnd('\n').Split("\n\n");
+        events.Select(e => e.Split('\n')[0]).Should().Equal("event: message_start", "event: ping", "event: content_block_start",
+            "event: content_block_delta", "event: error");
+        events[^1].Split('\n')[1].Should().Be(
+            "data: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"The provider's stream sent an invalid event; the response is truncated.\"}}");
+    }
+
+    /// <summary>An upstream whose stream sends one good chunk, then an event that is not JSON: the gateway must cut the stream short.</summary>
+    private static Func<Microsoft.AspNetCore.Http.HttpContext, ReceivedRequest, Task> BrokenStream => async (context, _) =>
+    {
+        context.Response.ContentType = "text/event-stream";
+        await FakeResponses.WriteEvent(context, FakeResponses.Chunk("m", "Hel", null));
+        await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(context.Response, "data: {not json\n\n");
+    };
 }

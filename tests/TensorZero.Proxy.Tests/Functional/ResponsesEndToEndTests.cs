@@ -251,4 +251,33 @@ public sealed class ResponsesEndToEndTests
         error.Status.Should().Be(500);
         error.Message.Should().Contain("All providers of model 'broken' failed");
     }
+
+    [Fact]
+    public async Task Post_StreamCutShortAfterTheCommit_EndsWithResponseFailed()
+    {
+        await using var fake = await FakeProvider.StartAsync(BrokenStream);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.SingleProviderModel("up", "p", fake.BaseUrl));
+
+        var response = await gateway.Client.PostAsync("/openai/v1/responses",
+            new StringContent("""{"model":"up","input":"hi","stream":true}""", Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var events = text.TrimEnd('\n').Split("\n\n");
+        events.Select(e => e.Split('\n')[0]).Should().Equal("event: response.created", "event: response.in_progress",
+            "event: response.output_item.added", "event: response.content_part.added", "event: response.output_text.delta",
+            "event: response.output_text.done", "event: response.content_part.done", "event: response.output_item.done", "event: response.failed");
+        using var failed = JsonDocument.Parse(events[^1].Split('\n')[1]["data: ".Length..]);
+        failed.RootElement.GetProperty("response").GetProperty("status").GetString().Should().Be("failed");
+        failed.RootElement.GetProperty("response").GetProperty("error").GetProperty("message").GetString()
+            .Should().Be("The provider's stream sent an invalid event; the response is truncated.");
+    }
+
+    /// <summary>An upstream whose stream sends one good chunk, then an event that is not JSON: the gateway must cut the stream short.</summary>
+    private static Func<Microsoft.AspNetCore.Http.HttpContext, ReceivedRequest, Task> BrokenStream => async (context, _) =>
+    {
+        context.Response.ContentType = "text/event-stream";
+        await FakeResponses.WriteEvent(context, FakeResponses.Chunk("m", "Hel", null));
+        await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(context.Response, "data: {not json\n\n");
+    };
 }

@@ -268,6 +268,19 @@ public sealed class AnthropicMessagesEndToEndTests
     }
 
     [Fact]
+    public async Task Post_BodyOverTheLimit_IsAnAnthropicRequestTooLargeError()
+    {
+        await using var gateway = await TestGateway.StartAsync(Toml, environment: null, "--TensorZero:MaxRequestBodyBytes=64");
+
+        var response = await gateway.Client.PostAsync("/v1/messages", new StringContent(
+            $$"""{"model":"dummy","max_tokens":10,"messages":[{"role":"user","content":"{{new string('x', 200)}}"}]}""", Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+        (await response.Content.ReadAsStringAsync()).Should().Be(
+            """{"type":"error","error":{"type":"request_too_large","message":"The request body is larger than the gateway's limit of 64 bytes."}}""");
+    }
+
+    [Fact]
     public async Task Post_TopK_IsAcceptedWithAWarning()
     {
         await using var gateway = await TestGateway.StartAsync(Toml);

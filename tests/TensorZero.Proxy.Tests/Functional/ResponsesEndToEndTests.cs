@@ -222,6 +222,31 @@ public sealed class ResponsesEndToEndTests
         sent.GetProperty("messages")[1].GetProperty("role").GetString().Should().Be("user");
     }
 
+    [Fact]
+    public async Task CreateResponseStreaming_OpenAIUpstream_TranslatesItsChunks()
+    {
+        await using var fake = await FakeProvider.StartAsync(FakeResponses.Default("one two three"));
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.SingleProviderModel("up", "p", fake.BaseUrl));
+
+        var deltas = new List<string>();
+        ResponseResult? completed = null;
+        await foreach (var update in await Client(gateway).CreateResponseStreamingAsync("up", "Hi", previousResponseId: null))
+        {
+            if (update is StreamingResponseOutputTextDeltaUpdate delta)
+            {
+                deltas.Add(delta.Delta);
+            }
+            else if (update is StreamingResponseCompletedUpdate done)
+            {
+                completed = done.Response;
+            }
+        }
+
+        deltas.Should().Equal("one", " two", " three");
+        completed!.GetOutputText().Should().Be("one two three");
+        fake.Received.Should().ContainSingle().Which.Json.GetProperty("stream").GetBoolean().Should().BeTrue();
+    }
+
     [Theory]
     [InlineData("""{"model":"dummy","input":"x","previous_response_id":"resp_1"}""", "previous_response_id")]
     [InlineData("""{"model":"dummy","input":[{"type":"reasoning","summary":[]}]}""", "input item type 'reasoning' is not supported")]

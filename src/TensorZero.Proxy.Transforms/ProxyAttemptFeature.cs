@@ -234,6 +234,25 @@ public interface IEventTranslator
 
     /// <summary>Called once when the provider's stream ends (after its <c>[DONE]</c>, or without one): final events.</summary>
     void Complete(System.Buffers.IBufferWriter<byte> output);
+
+    /// <summary>
+    /// Writes the events that end the client's stream when the provider's stream is cut short after the commit (a
+    /// timeout, a broken connection, an invalid event), in the client's protocol. The default is
+    /// <see cref="WriteOpenAITruncation"/>.
+    /// </summary>
+    /// <param name="output">The client's stream.</param>
+    /// <param name="message">What happened, for the client (plain text without quotes or backslashes).</param>
+    /// <param name="code">A machine-readable code (<c>stream_timeout</c>, <c>stream_interrupted</c>, <c>stream_invalid</c>).</param>
+    void WriteTruncation(System.Buffers.IBufferWriter<byte> output, string message, string code) => WriteOpenAITruncation(output, message, code);
+
+    /// <summary>The OpenAI-shaped end of a truncated stream: <c>data: {"error": {"message", "type": "server_error", "code"}}</c>.</summary>
+    static void WriteOpenAITruncation(System.Buffers.IBufferWriter<byte> output, string message, string code)
+    {
+        System.Buffers.BuffersExtensions.Write(output, "data: "u8);
+        System.Buffers.BuffersExtensions.Write<byte>(output, System.Text.Encoding.UTF8.GetBytes(
+            $"{{\"error\":{{\"message\":\"{message}\",\"type\":\"server_error\",\"code\":\"{code}\"}}}}"));
+        System.Buffers.BuffersExtensions.Write(output, "\n\n"u8);
+    }
 }
 
 /// <summary>

@@ -117,10 +117,14 @@ public sealed class SseResponseStream : Stream
     {
         _attempt.Truncated = true;
         _finished = true;
-        _output.Write("data: "u8);
-        _output.Write(Encoding.UTF8.GetBytes(
-            $"{{\"error\":{{\"message\":\"{message}\",\"type\":\"server_error\",\"code\":\"{code}\"}}}}"));
-        _output.Write("\n\n"u8);
+        if (_attempt.EventTranslator is { } translator)
+        {
+            translator.WriteTruncation(_output, message, code);
+        }
+        else
+        {
+            IEventTranslator.WriteOpenAITruncation(_output, message, code);
+        }
     }
 
     /// <summary>Reads once from upstream and moves every complete event to the output.</summary>

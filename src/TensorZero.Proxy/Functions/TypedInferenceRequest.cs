@@ -11,6 +11,12 @@ internal enum InferenceEndpoint
 
     /// <summary>TensorZero's native <c>POST /inference</c>.</summary>
     Native,
+
+    /// <summary>OpenAI's Responses API, <c>POST /openai/v1/responses</c> (this gateway's extension).</summary>
+    OpenAIResponses,
+
+    /// <summary>Anthropic's Messages API, <c>POST /v1/messages</c> (this gateway's extension).</summary>
+    AnthropicMessages,
 }
 
 /// <summary><c>cache_options.enabled</c>.</summary>
@@ -122,4 +128,13 @@ internal sealed record TypedInferenceRequest
     /// TensorZero ignores them with a warning (a 400 only under <c>tensorzero::deny_unknown_fields</c>).
     /// </summary>
     public ImmutableArray<string> UnknownFields { get; init; } = [];
+
+    /// <summary>
+    /// The request fields a Responses API answer repeats (<c>instructions</c>, <c>tools</c>, <c>metadata</c>, ...); null for
+    /// the other endpoints.
+    /// </summary>
+    public Inference.ResponsesEcho? ResponsesEcho { get; init; }
+
+    /// <summary>The <c>model</c> exactly as the client sent it (the Anthropic Messages ingress echoes it).</summary>
+    public string? RequestedModel { get; init; }
 }

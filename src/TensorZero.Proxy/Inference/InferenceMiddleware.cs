@@ -46,18 +46,30 @@ internal sealed class InferenceMiddleware
             : _next(context);
     }
 
+    /// <summary>The endpoint a route kind serves; null for a kind this gateway does not know.</summary>
+    private static InferenceEndpoint? EndpointOf(string kind) => kind switch
+    {
+        TensorZeroRoutes.ChatCompletions => InferenceEndpoint.OpenAICompatible,
+        TensorZeroRoutes.Inference => InferenceEndpoint.Native,
+        TensorZeroRoutes.Responses => InferenceEndpoint.OpenAIResponses,
+        TensorZeroRoutes.AnthropicMessages => InferenceEndpoint.AnthropicMessages,
+        _ => null,
+    };
+
     private async Task InvokeInferenceAsync(HttpContext context, string kind)
     {
-        if (kind is not (TensorZeroRoutes.ChatCompletions or TensorZeroRoutes.Inference))
+        if (EndpointOf(kind) is not { } endpoint)
         {
             // A host route marked with a value we do not know: the host's configuration is wrong, not the request.
             await OpenAIError.WriteAsync(context, StatusCodes.Status500InternalServerError,
                 $"Route '{context.GetReverseProxyFeature().Route.Config.RouteId}' has {TensorZeroRoutes.MetadataKey} metadata '{kind}'; "
-                + $"expected '{TensorZeroRoutes.ChatCompletions}' or '{TensorZeroRoutes.Inference}'.", "server_error", "invalid_route");
+                + $"expected '{TensorZeroRoutes.ChatCompletions}', '{TensorZeroRoutes.Inference}', '{TensorZeroRoutes.Responses}' or '{TensorZeroRoutes.AnthropicMessages}'.",
+                "server_error", "invalid_route");
             return;
         }
-        var native = kind == TensorZeroRoutes.Inference;
-        var body = await ReadBodyAsync(context, _options.Value.MaxRequestBodyBytes);
+        // Body errors keep the OpenAI shape on the TensorZero endpoints (as before); the Anthropic ingress answers in its own.
+        var body = await ReadBodyAsync(context, endpoint == InferenceEndpoint.AnthropicMessages ? endpoint : InferenceEndpoint.OpenAICompatible,
+            _options.Value.MaxRequestBodyBytes);
         if (body is null)
         {
             return;
@@ -67,31 +79,54 @@ internal sealed class InferenceMiddleware
         InferenceRequest? request;
         TypedInferenceRequest? typedRequest = null;
         ResolvedTarget target;
-        if (native)
+        switch (endpoint)
         {
-            if (!NativeRequestReader.TryRead(body, out typedRequest, out var nativeError))
+            case InferenceEndpoint.Native:
             {
-                await NativeError.WriteAsync(context, nativeError!.Status, nativeError.Message);
-                return;
+                if (!NativeRequestReader.TryRead(body, out typedRequest, out var nativeError))
+                {
+                    await NativeError.WriteAsync(context, nativeError!.Status, nativeError.Message);
+                    return;
+                }
+                var model = typedRequest!.FunctionName is { } functionName
+                    ? TargetResolver.FunctionPrefix + functionName
+                    : TargetResolver.ModelPrefix + typedRequest.ModelName;
+                request = InferenceRequest.ForTyped(body, model, typedRequest.Stream, typedRequest.GatewayFieldJson);
+                target = TargetResolver.Resolve(runtime, model);
+                break;
             }
-            var model = typedRequest!.FunctionName is { } functionName
-                ? TargetResolver.FunctionPrefix + functionName
-                : TargetResolver.ModelPrefix + typedRequest.ModelName;
-            request = InferenceRequest.ForTyped(body, model, typedRequest.Stream, typedRequest.GatewayFieldJson);
-            target = TargetResolver.Resolve(runtime, model);
-        }
-        else
-        {
-            if (!InferenceRequest.TryParse(body, out request, out var parseError))
+            case InferenceEndpoint.OpenAIResponses or InferenceEndpoint.AnthropicMessages:
             {
-                await OpenAIError.BadRequest(context, parseError!);
-                return;
+                // Always the typed path: the provider never speaks the client's protocol.
+                RequestError? readError;
+                var read = endpoint == InferenceEndpoint.OpenAIResponses
+                    ? OpenAIResponsesRequestReader.TryRead(body, out typedRequest, out readError)
+                    : AnthropicMessagesRequestReader.TryRead(body, out typedRequest, out readError);
+                if (!read)
+                {
+                    await WriteErrorAsync(context, endpoint, readError!.Status, readError.Message, "invalid_request_error", readError.Code);
+                    return;
+                }
+                // The model field as sent: TargetResolver reads the prefixed forms and plain names as chat completions' do.
+                var model = typedRequest!.RequestedModel!;
+                request = InferenceRequest.ForTyped(body, model, typedRequest.Stream, typedRequest.GatewayFieldJson);
+                target = TargetResolver.Resolve(runtime, model);
+                break;
             }
-            target = TargetResolver.Resolve(runtime, request!.Model);
+            default:
+            {
+                if (!InferenceRequest.TryParse(body, out request, out var parseError))
+                {
+                    await OpenAIError.BadRequest(context, parseError!);
+                    return;
+                }
+                target = TargetResolver.Resolve(runtime, request!.Model);
+                break;
+            }
         }
         if (!target.Found)
         {
-            await WriteErrorAsync(context, native, target.ErrorStatus, target.ErrorMessage!, "invalid_request_error",
+            await WriteErrorAsync(context, endpoint, target.ErrorStatus, target.ErrorMessage!, "invalid_request_error",
                 target.ErrorStatus == StatusCodes.Status404NotFound ? "model_not_found" : "invalid_model");
             return;
         }
@@ -108,18 +143,18 @@ internal sealed class InferenceMiddleware
         var gatewayFields = typedRequest?.GatewayFieldJson ?? request.TensorZeroFields;
         if (!GatewayFields.TryRead(gatewayFields, now, out var fields, out var fieldError))
         {
-            await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest, fieldError!, "invalid_request_error", "invalid_request");
+            await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest, fieldError!, "invalid_request_error", "invalid_request");
             return;
         }
         if (target.Model is not null && fields.VariantName is not null)
         {
-            await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest,
+            await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest,
                 $"'tensorzero::variant_name' pins a variant of a function, but '{request.Model}' names a model.", "invalid_request_error", "variant_pin_on_model");
             return;
         }
         if (target.Function is { } f && fields.VariantName is { } pinned && !f.Variants.ContainsKey(pinned))
         {
-            await WriteErrorAsync(context, native, StatusCodes.Status404NotFound,
+            await WriteErrorAsync(context, endpoint, StatusCodes.Status404NotFound,
                 $"Unknown variant '{pinned}' of function '{f.Name}' (variants: {string.Join(", ", f.Variants.Keys.Order(StringComparer.Ordinal).Select(k => $"'{k}'"))}).",
                 "invalid_request_error", "variant_not_found");
             return;
@@ -127,7 +162,7 @@ internal sealed class InferenceMiddleware
         var semantics = target.Function?.Semantics ?? FunctionSemantics.Default;
         if (typedRequest is not null && semantics.ValidateInput(typedRequest.Input) is { } invalidInput)
         {
-            await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest, invalidInput, "invalid_request_error", "invalid_input");
+            await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest, invalidInput, "invalid_request_error", "invalid_input");
             return;
         }
 
@@ -141,7 +176,7 @@ internal sealed class InferenceMiddleware
                 out extraHeaders, out extraBody, out var extraError)
                 || (typedRequest is null && !TryCheckBodyPatches(request, attemptTargets, extraBody, out extraError)))
             {
-                await WriteErrorAsync(context, native, StatusCodes.Status400BadRequest, extraError!, "invalid_request_error", "invalid_extra_parameters");
+                await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest, extraError!, "invalid_request_error", "invalid_extra_parameters");
                 return;
             }
         }
@@ -312,14 +347,20 @@ internal sealed class InferenceMiddleware
             || body.IndexOf("\"tensorzero::template\""u8) >= 0 || body.IndexOf("\"tensorzero::raw_text\""u8) >= 0);
     }
 
-    private static Task WriteErrorAsync(HttpContext context, bool native, int status, string message, string type, string code) => native
-        ? NativeError.WriteAsync(context, status, message)
-        : OpenAIError.WriteAsync(context, status, message, type, code);
+    /// <summary>An error in the shape of the endpoint the client called.</summary>
+    private static Task WriteErrorAsync(
+        HttpContext context, InferenceEndpoint endpoint, int status, string message, string type, string? code, Action<HttpContext>? setHeaders = null) =>
+        endpoint switch
+        {
+            InferenceEndpoint.Native => NativeError.WriteAsync(context, status, message, setHeaders),
+            InferenceEndpoint.AnthropicMessages => AnthropicError.WriteAsync(context, status, message, setHeaders),
+            _ => OpenAIError.WriteAsync(context, status, message, type, code, setHeaders),
+        };
 
     private static Task WritePromptErrorAsync(HttpContext context, InferenceFeature inference, string message)
     {
         inference.Outcome = InferenceOutcome.Error;
-        return WriteErrorAsync(context, inference.Typed!.Native, StatusCodes.Status400BadRequest, message, "invalid_request_error", "invalid_request");
+        return WriteErrorAsync(context, inference.Typed!.Endpoint, StatusCodes.Status400BadRequest, message, "invalid_request_error", "invalid_request");
     }
 
     /// <summary>One variant: its routing list, run again per its retries, all within its timeout.</summary>
@@ -414,26 +455,26 @@ internal sealed class InferenceMiddleware
             _ => "all_providers_failed",
         };
         var message = $"{failure.Summary}: {attempts}.";
-        return inference.Typed is { Native: true }
-            ? NativeError.WriteAsync(context, failure.Status, message, c => InferenceHeaders.Set(c, inference, inference.AttemptCount))
-            : OpenAIError.WriteAsync(context, failure.Status, message, failure.Type, code, c => InferenceHeaders.Set(c, inference, inference.AttemptCount));
+        return WriteErrorAsync(context, inference.Typed?.Endpoint ?? InferenceEndpoint.OpenAICompatible, failure.Status, message, failure.Type, code,
+            c => InferenceHeaders.Set(c, inference, inference.AttemptCount));
     }
 
     /// <summary>Reads the whole body, or answers 413/400 and returns null.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, long limit)
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, InferenceEndpoint endpoint, long limit)
     {
         try
         {
             var body = await BodyReader.ReadAsync(context.Request.Body, context.Request.ContentLength, limit, context.RequestAborted);
             if (body is null)
             {
-                await WriteTooLarge(context, limit);
+                await WriteErrorAsync(context, endpoint, StatusCodes.Status413PayloadTooLarge,
+                    $"The request body is larger than the gateway's limit of {limit} bytes.", "invalid_request_error", "request_too_large");
             }
             return body;
         }
         catch (BadHttpRequestException ex)
         {
-            await OpenAIError.WriteAsync(context, ex.StatusCode, "The request body could not be read: " + ex.Message, "invalid_request_error", "bad_request");
+            await WriteErrorAsync(context, endpoint, ex.StatusCode, "The request body could not be read: " + ex.Message, "invalid_request_error", "bad_request");
             return null;
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or EndOfStreamException)
@@ -442,8 +483,4 @@ internal sealed class InferenceMiddleware
             return null;
         }
     }
-
-    private static Task WriteTooLarge(HttpContext context, long limit) =>
-        OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
-            $"The request body is larger than the gateway's limit of {limit} bytes.", "invalid_request_error", "request_too_large");
 }

@@ -380,7 +380,7 @@ internal sealed class ModelRunner
                 }
                 else
                 {
-                    NativeError.WriteStreamEvent(buffer, item.Error!.Message, openAIFormat: !typed.Native);
+                    writer.WriteError(buffer, item.Error!.Message);
                 }
                 if (firstToken is null)
                 {

@@ -36,6 +36,9 @@ internal sealed class TypedInference
     /// <summary>Whether the client called the native <c>/inference</c> endpoint.</summary>
     public bool Native => Request.Endpoint == InferenceEndpoint.Native;
 
+    /// <summary>The endpoint the client called (it decides the response format).</summary>
+    public InferenceEndpoint Endpoint => Request.Endpoint;
+
     /// <summary>What the variant being run asks its model; set before its attempts.</summary>
     public ModelRequest ModelRequest { get; set; } = new();
 
@@ -79,23 +82,42 @@ internal sealed class TypedInference
     }
 
     /// <summary>The client's non-streaming body for a result.</summary>
-    public byte[] WriteBody(TypedInferenceResult result) => Native
-        ? NativeResponseWriter.Write(result, Request.IncludeRawResponse, Request.IncludeOriginalResponse, Request.IncludeRawUsage)
-        : OpenAICompatibleResponseWriter.Write(result, ModelField, Request.IncludeRawResponse, Request.IncludeOriginalResponse, Request.IncludeRawUsage, Time);
+    public byte[] WriteBody(TypedInferenceResult result) => Request.Endpoint switch
+    {
+        InferenceEndpoint.Native => NativeResponseWriter.Write(result, Request.IncludeRawResponse, Request.IncludeOriginalResponse, Request.IncludeRawUsage),
+        InferenceEndpoint.OpenAIResponses => OpenAIResponsesWriter.Write(result, ModelField, Request.ResponsesEcho!, Time.GetUtcNow().ToUnixTimeSeconds()),
+        InferenceEndpoint.AnthropicMessages => AnthropicMessagesWriter.Write(result, ModelField),
+        _ => OpenAICompatibleResponseWriter.Write(result, ModelField, Request.IncludeRawResponse, Request.IncludeOriginalResponse, Request.IncludeRawUsage, Time),
+    };
 
     /// <summary>A writer for the client's stream of one attempt.</summary>
     public TypedStreamWriter CreateStreamWriter(InferenceFeature inference, string providerType, bool cached = false)
     {
         var toolText = ModelRequest.Kind == FunctionKind.Chat && ModelRequest.JsonMode == JsonMode.Tool;
         var modelInferenceId = UuidV7.Create(Time.GetUtcNow());
-        if (Native)
+        switch (Request.Endpoint)
         {
-            var native = new NativeStreamWriter(inference.InferenceId, inference.EpisodeId, VariantName, ModelRequest.Kind, Request.IncludeRawUsage,
-                Request.IncludeOriginalResponse, Request.IncludeRawResponse)
-            {
-                ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType, Cached = cached,
-            };
-            return new TypedStreamWriter(native.WriteChunk, native.WriteDone, modelInferenceId);
+            case InferenceEndpoint.Native:
+                var native = new NativeStreamWriter(inference.InferenceId, inference.EpisodeId, VariantName, ModelRequest.Kind, Request.IncludeRawUsage,
+                    Request.IncludeOriginalResponse, Request.IncludeRawResponse)
+                {
+                    ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType, Cached = cached,
+                };
+                return new TypedStreamWriter(native.WriteChunk, native.WriteDone, modelInferenceId,
+                    (output, message) => NativeError.WriteStreamEvent(output, message, openAIFormat: false));
+            case InferenceEndpoint.OpenAIResponses:
+                var responses = new OpenAIResponsesStreamWriter(inference.InferenceId, inference.EpisodeId, ModelField, ModelRequest.Kind,
+                    Request.ResponsesEcho!, Time.GetUtcNow().ToUnixTimeSeconds())
+                {
+                    ToolCallsAsText = toolText, Cached = cached,
+                };
+                return new TypedStreamWriter(responses.WriteChunk, responses.WriteDone, modelInferenceId, responses.WriteError, responses.WriteFailed);
+            case InferenceEndpoint.AnthropicMessages:
+                var anthropic = new AnthropicMessagesStreamWriter(inference.InferenceId, ModelField, ModelRequest.Kind)
+                {
+                    ToolCallsAsText = toolText, Cached = cached,
+                };
+                return new TypedStreamWriter(anthropic.WriteChunk, anthropic.WriteDone, modelInferenceId, anthropic.WriteError);
         }
         var openai = new OpenAICompatibleStreamWriter(inference.InferenceId, inference.EpisodeId, ModelField, ModelRequest.Kind,
             Request.IncludeUsageInStream || Request.IncludeRawUsage, Request.IncludeRawUsage, Request.IncludeOriginalResponse, Request.IncludeRawResponse,
@@ -103,7 +125,8 @@ internal sealed class TypedInference
         {
             ToolCallsAsText = toolText, ModelInferenceId = modelInferenceId, ProviderType = providerType, Cached = cached,
         };
-        return new TypedStreamWriter(openai.WriteChunk, openai.WriteDone, modelInferenceId);
+        return new TypedStreamWriter(openai.WriteChunk, openai.WriteDone, modelInferenceId,
+            (output, message) => NativeError.WriteStreamEvent(output, message, openAIFormat: true));
     }
 
     /// <summary>The streamed result, from the chunks the client was sent.</summary>
@@ -128,13 +151,26 @@ internal sealed class TypedInference
 internal readonly record struct ImmutableContent(System.Collections.Immutable.ImmutableArray<ContentBlock> Blocks);
 
 /// <summary>One attempt's stream writer, whichever endpoint the client called.</summary>
-internal sealed class TypedStreamWriter(Action<ProviderChunk, IBufferWriter<byte>> writeChunk, Action<IBufferWriter<byte>> writeDone, Guid modelInferenceId)
+/// <param name="writeChunk">Writes the client's events for one provider chunk.</param>
+/// <param name="writeDone">Writes the stream's final events.</param>
+/// <param name="modelInferenceId">The model inference that streams.</param>
+/// <param name="writeError">Writes an error event in the middle of the stream (the stream may go on).</param>
+/// <param name="writeFailed">Writes the events that end a stream cut short by an error; <paramref name="writeError"/> when null.</param>
+internal sealed class TypedStreamWriter(
+    Action<ProviderChunk, IBufferWriter<byte>> writeChunk, Action<IBufferWriter<byte>> writeDone, Guid modelInferenceId,
+    Action<IBufferWriter<byte>, string> writeError, Action<IBufferWriter<byte>, string>? writeFailed = null)
 {
     public Guid ModelInferenceId { get; } = modelInferenceId;
 
     public void WriteChunk(ProviderChunk chunk, IBufferWriter<byte> output) => writeChunk(chunk, output);
 
     public void WriteDone(IBufferWriter<byte> output) => writeDone(output);
+
+    /// <summary>An error event in the middle of the stream, in the client's protocol.</summary>
+    public void WriteError(IBufferWriter<byte> output, string message) => writeError(output, message);
+
+    /// <summary>The last events of a stream cut short by an error, in the client's protocol.</summary>
+    public void WriteFailed(IBufferWriter<byte> output, string message) => (writeFailed ?? writeError)(output, message);
 }
 
 /// <summary>
@@ -199,6 +235,19 @@ internal sealed class TypedEventTranslator : IEventTranslator
             _writer.WriteChunk(chunk, output);
         }
         return true;
+    }
+
+    /// <summary>The Responses and Anthropic ingresses end in their own protocol; the TensorZero endpoints as before.</summary>
+    public void WriteTruncation(IBufferWriter<byte> output, string message, string code)
+    {
+        if (_typed.Endpoint is InferenceEndpoint.OpenAIResponses or InferenceEndpoint.AnthropicMessages)
+        {
+            _writer.WriteFailed(output, message);
+        }
+        else
+        {
+            IEventTranslator.WriteOpenAITruncation(output, message, code);
+        }
     }
 
     public void Complete(IBufferWriter<byte> output)

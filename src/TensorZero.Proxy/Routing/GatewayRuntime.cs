@@ -480,6 +480,8 @@ internal sealed class GatewayRuntime
             Route("tensorzero-openai-chat-completions", basePath + "/openai/v1/chat/completions", TensorZeroRoutes.ChatCompletions),
             Route("tensorzero-inference", basePath + "/inference", TensorZeroRoutes.Inference),
             Route("tensorzero-chat-completions", basePath + "/v1/chat/completions", TensorZeroRoutes.ChatCompletions),
+            Route("tensorzero-openai-responses", basePath + "/openai/v1/responses", TensorZeroRoutes.Responses),
+            Route("tensorzero-anthropic-messages", basePath + "/v1/messages", TensorZeroRoutes.AnthropicMessages),
         ];
         return configure is null ? routes : [.. routes.Select(configure)];
 

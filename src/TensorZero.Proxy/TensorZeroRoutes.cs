@@ -4,8 +4,8 @@ namespace TensorZero.Proxy;
 
 /// <summary>
 /// How a YARP route is marked as a TensorZero inference route. <c>UseTensorZero()</c> serves every route whose
-/// <see cref="RouteConfig.Metadata"/> has <see cref="MetadataKey"/> (value <see cref="ChatCompletions"/> or
-/// <see cref="Inference"/>); every other route passes through it untouched to the next step of the proxy pipeline.
+/// <see cref="RouteConfig.Metadata"/> has <see cref="MetadataKey"/> (value <see cref="ChatCompletions"/>,
+/// <see cref="Inference"/> or <see cref="Embeddings"/>); every other route passes through it untouched to the next step of the proxy pipeline.
 /// A route of your own must name <see cref="ClusterId"/> (the plugin's placeholder cluster: the provider is chosen per
 /// attempt from tensorzero.toml, not by YARP's load balancing).
 /// </summary>
@@ -19,6 +19,9 @@ public static class TensorZeroRoutes
 
     /// <summary>Metadata value: TensorZero's native inference endpoint (<c>/inference</c>).</summary>
     public const string Inference = "inference";
+
+    /// <summary>Metadata value: OpenAI-compatible embeddings (<c>/openai/v1/embeddings</c>) of <c>[embedding_models]</c>.</summary>
+    public const string Embeddings = "embeddings";
 
     /// <summary>The cluster every TensorZero inference route names.</summary>
     public const string ClusterId = "tensorzero-inference";

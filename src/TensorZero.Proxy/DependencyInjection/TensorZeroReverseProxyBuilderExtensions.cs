@@ -69,6 +69,7 @@ public static class TensorZeroReverseProxyBuilderExtensions
         services.AddSingleton<ModelInferenceCache>();
         services.AddTensorZeroResilience();
         services.AddSingleton<ModelRunner>();
+        services.AddSingleton<TensorZero.Proxy.Embeddings.EmbeddingsEndpoint>();
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         services.AddTensorZeroObservability();
         services.AddTensorZeroFeedback();

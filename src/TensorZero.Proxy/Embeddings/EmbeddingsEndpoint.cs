@@ -103,6 +103,11 @@ internal sealed class EmbeddingsEndpoint
         }
         finally
         {
+            // Embeddings have no episode (TensorZero's response has none); the shared inference headers set one.
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Headers.Remove("x-tensorzero-episode-id");
+            }
             inference.Duration = _time.GetElapsedTime(inference.StartedTimestamp);
             if (context.RequestAborted.IsCancellationRequested && inference.Outcome == InferenceOutcome.Error)
             {

@@ -271,6 +271,68 @@ public sealed class EmbeddingsEndToEndTests
     }
 
     [Fact]
+    public async Task Embeddings_DynamicCredential_FromTheRequest_AndIgnoredFieldsNamedInAWarning()
+    {
+        await using var provider = await FakeProvider.StartAsync(Embeddings);
+        var toml = Model("small", "\"openai\"", OpenAIProvider("small", "openai", provider.BaseUrl)).Replace("env::EMBED_KEY", "dynamic::emb_key", StringComparison.Ordinal);
+        await using var gateway = await TestGateway.StartAsync(toml);
+
+        using var response = await gateway.Client.PostAsync("/openai/v1/embeddings", Json("""
+            {"model":"small","input":"x","tensorzero::credentials":{"emb_key":"sk-from-request"},"tensorzero::cache_options":{"enabled":"on"}}
+            """));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        provider.Received.Single().Header("Authorization").Should().Be("Bearer sk-from-request");
+        response.Headers.GetValues("x-tensorzero-warning").Single().Should().Contain("tensorzero::cache_options");
+        response.Headers.GetValues("x-tensorzero-inference-id").Should().ContainSingle();
+        response.Headers.GetValues("x-tensorzero-variant").Single().Should().Be("small");
+        response.Headers.Contains("x-tensorzero-episode-id").Should().BeFalse("embeddings have no episode");
+    }
+
+    [Theory]
+    [InlineData("text/html", "<html>captive portal</html>")]
+    [InlineData("application/json", "{\"choices\":[]}")]
+    [InlineData("application/json", "{\"data\":[{\"embedding\":[\"a\"]}]}")]
+    public async Task Embeddings_200ThatIsNoEmbeddingsAnswer_FailsOver(string contentType, string body)
+    {
+        await using var odd = await FakeProvider.StartAsync((context, _) =>
+        {
+            context.Response.ContentType = contentType;
+            return context.Response.WriteAsync(body);
+        });
+        await using var good = await FakeProvider.StartAsync(Embeddings);
+        var toml = Model("small", "\"odd\", \"good\"", OpenAIProvider("small", "odd", odd.BaseUrl) + OpenAIProvider("small", "good", good.BaseUrl));
+        await using var gateway = await TestGateway.StartAsync(toml, Environment);
+
+        using var response = await gateway.Client.PostAsync("/openai/v1/embeddings", Json("""{"model":"small","input":"x"}"""));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadAsStringAsync()).Should().NotContain("captive").And.NotContain("choices");
+        var inference = await gateway.Inferences.NextAsync();
+        inference.Attempts.Select(a => (a.Provider, a.Outcome)).Should().Equal(("odd", AttemptOutcome.Error), ("good", AttemptOutcome.Ok));
+    }
+
+    [Fact]
+    public async Task Embeddings_EveryProviderFails_500ListingEachAttempt()
+    {
+        await using var bad = await FakeProvider.StartAsync((context, _) => FakeResponses.Status(context, 502));
+        await using var gateway = await TestGateway.StartAsync(Model("small", "\"a\"", OpenAIProvider("small", "a", bad.BaseUrl)), Environment);
+
+        using var response = await gateway.Client.PostAsync("/openai/v1/embeddings", Json("""{"model":"small","input":"x"}"""));
+
+        response.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        error.GetProperty("code").GetString().Should().Be("all_providers_failed");
+        error.GetProperty("message").GetString().Should().Be(
+            $"All providers of embedding model 'small' failed: provider 'a' of model 'small': status 502 after {ElapsedOf(error)} ms.");
+        response.Headers.GetValues("x-tensorzero-attempts").Single().Should().Be("1");
+    }
+
+    /// <summary>The elapsed milliseconds an error message states for its one attempt.</summary>
+    private static string ElapsedOf(JsonElement error) =>
+        System.Text.RegularExpressions.Regex.Match(error.GetProperty("message").GetString()!, @"after (\d+) ms").Groups[1].Value;
+
+    [Fact]
     public async Task Embeddings_TokenArrays_ForwardedAsSent()
     {
         await using var provider = await FakeProvider.StartAsync(Embeddings);

@@ -43,7 +43,8 @@ internal static class GatewayEndpoints
         var current = runtime.Current;
         id = Uri.UnescapeDataString(id);
         var known = Ids(current).Contains(id)
-            || current.Functions.ContainsKey(id) || current.Models.ContainsKey(id) || current.EmbeddingModels.ContainsKey(id);
+            || current.Functions.ContainsKey(id) || current.Models.ContainsKey(id) || current.EmbeddingModels.ContainsKey(id)
+            || IsUsableShorthand(current, id);
         if (known)
         {
             return Results.Json(ModelObject(id));
@@ -51,6 +52,21 @@ internal static class GatewayEndpoints
         var body = RouteErrorsMiddleware.Serialize(
             $"The model '{id}' does not exist. GET /openai/v1/models lists every model that can be used.", "invalid_request_error", "model", "model_not_found");
         return Results.Content(System.Text.Encoding.UTF8.GetString(body), "application/json", System.Text.Encoding.UTF8, StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>
+    /// A shorthand a request may name (<c>tensorzero::model_name::openai::gpt-4o-mini</c>,
+    /// <c>tensorzero::embedding_model_name::openai::text-embedding-3-small</c>): not listed, but usable, so found.
+    /// </summary>
+    private static bool IsUsableShorthand(GatewayRuntime current, string id)
+    {
+        if (id.StartsWith(TargetResolver.ModelPrefix, StringComparison.Ordinal) && id.IndexOf("::", TargetResolver.ModelPrefix.Length, StringComparison.Ordinal) > 0)
+        {
+            return current.ResolveShorthand(id[TargetResolver.ModelPrefix.Length..], out _) is not null;
+        }
+        const string embedding = Embeddings.EmbeddingRequest.ModelPrefix;
+        return id.StartsWith(embedding, StringComparison.Ordinal) && id.IndexOf("::", embedding.Length, StringComparison.Ordinal) > 0
+            && current.ResolveEmbeddingModel(id[embedding.Length..], out _, out _) is not null;
     }
 
     private static IEnumerable<string> Ids(GatewayRuntime current) =>

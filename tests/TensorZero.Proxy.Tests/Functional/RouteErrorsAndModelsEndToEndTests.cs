@@ -52,9 +52,12 @@ public sealed class RouteErrorsAndModelsEndToEndTests
     [InlineData("tensorzero::function_name::greet")]
     [InlineData("tensorzero::embedding_model_name::e")]
     [InlineData("greet")]
+    [InlineData("tensorzero::model_name::dummy::echo")]
+    [InlineData("tensorzero::model_name::openai::gpt-4o-mini")]
+    [InlineData("tensorzero::embedding_model_name::openai::text-embedding-3-small")]
     public async Task GetModel_KnownId_ModelObjectAsTheListShowsIt(string id)
     {
-        await using var gateway = await TestGateway.StartAsync(Toml);
+        await using var gateway = await TestGateway.StartAsync(Toml, new Dictionary<string, string> { ["OPENAI_API_KEY"] = "sk-x" });
 
         var model = (await Models(gateway).GetModelAsync(id)).Value;
 
@@ -83,6 +86,8 @@ public sealed class RouteErrorsAndModelsEndToEndTests
     {
         await using var gateway = await TestGateway.StartAsync(Toml);
 
+        var shorthandWithoutKey = () => Models(gateway).GetModelAsync("tensorzero::model_name::openai::gpt-4o-mini");
+        (await shorthandWithoutKey.Should().ThrowAsync<ClientResultException>()).Which.Status.Should().Be(404, "OPENAI_API_KEY is not set");
         var act = () => Models(gateway).GetModelAsync("tensorzero::model_name::nope/x");
         (await act.Should().ThrowAsync<ClientResultException>()).Which.Status.Should().Be(404);
 

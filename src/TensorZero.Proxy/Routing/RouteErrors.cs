@@ -31,6 +31,7 @@ internal sealed class RouteErrorsMiddleware
     private readonly IOptions<TensorZeroOptions> _options;
     private readonly GatewayRuntimeAccessor _runtime;
     private readonly EndpointDataSource _endpoints;
+    private volatile MatcherCache? _matchers;
 
     public RouteErrorsMiddleware(RequestDelegate next, IOptions<TensorZeroOptions> options, GatewayRuntimeAccessor runtime, EndpointDataSource endpoints)
     {
@@ -91,14 +92,8 @@ internal sealed class RouteErrorsMiddleware
         {
             return true;
         }
-        // Only on a 404/405 of some path: the endpoints are few and this is not the request path of an answer.
-        foreach (var endpoint in _endpoints.Endpoints)
+        foreach (var matcher in GatewayMatchers())
         {
-            if (endpoint is not RouteEndpoint route || !IsGatewayEndpoint(endpoint))
-            {
-                continue;
-            }
-            var matcher = new TemplateMatcher(new RouteTemplate(route.RoutePattern), new RouteValueDictionary());
             if (matcher.TryMatch(path, new RouteValueDictionary()))
             {
                 return true;
@@ -106,6 +101,30 @@ internal sealed class RouteErrorsMiddleware
         }
         return false;
     }
+
+    /// <summary>
+    /// Matchers of the gateway's endpoints' route patterns, rebuilt when the endpoint data source changes (a reload adds or
+    /// removes routes): a host's 404 traffic (scanners) costs a few template matches, not a walk of every endpoint.
+    /// </summary>
+    private TemplateMatcher[] GatewayMatchers()
+    {
+        var cached = _matchers;
+        if (cached is not null && !cached.Token.HasChanged)
+        {
+            return cached.Matchers;
+        }
+        // The token first: a change while the list is built marks the new cache stale at once.
+        var token = _endpoints.GetChangeToken();
+        var matchers = _endpoints.Endpoints
+            .Where(IsGatewayEndpoint)
+            .OfType<RouteEndpoint>()
+            .Select(route => new TemplateMatcher(new RouteTemplate(route.RoutePattern), new RouteValueDictionary()))
+            .ToArray();
+        _matchers = new MatcherCache(token, matchers);
+        return matchers;
+    }
+
+    private sealed record MatcherCache(Microsoft.Extensions.Primitives.IChangeToken Token, TemplateMatcher[] Matchers);
 
     private static bool IsGatewayEndpoint(Endpoint endpoint) =>
         endpoint.Metadata.GetMetadata<TensorZeroEndpointMetadata>() is not null

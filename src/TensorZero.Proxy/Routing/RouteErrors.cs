@@ -56,9 +56,11 @@ internal sealed class RouteErrorsMiddleware
     private Task AfterAsync(HttpContext context)
     {
         var response = context.Response;
-        // A response that started (a body, or headers flushed) is someone's answer: never touched.
+        // A response that started (a body, or headers flushed), one with a declared length (even 0), or one YARP proxied
+        // (a plain route's upstream said 404) is someone's answer: never touched. Routing's own 404 and 405 have none of these.
         if (response.HasStarted || response.StatusCode is not (StatusCodes.Status404NotFound or StatusCodes.Status405MethodNotAllowed)
-            || HttpMethods.IsHead(context.Request.Method) || (response.ContentLength is > 0) || context.RequestAborted.IsCancellationRequested)
+            || HttpMethods.IsHead(context.Request.Method) || response.ContentLength is not null || context.RequestAborted.IsCancellationRequested
+            || context.Features.Get<IReverseProxyFeature>() is not null)
         {
             return Task.CompletedTask;
         }

@@ -118,6 +118,26 @@ public sealed class RouteErrorsAndModelsEndToEndTests
         await ShouldBeJsonError(response, status, allow);
     }
 
+    [Fact]
+    public async Task Gateway_PlainRoutesUpstream404_PassedOnAsIs()
+    {
+        await using var legacy = await FakeProvider.StartAsync((context, _) =>
+        {
+            context.Response.StatusCode = 404;
+            return Task.CompletedTask;
+        });
+        await using var gateway = await TestGateway.StartAsync(Toml, null,
+            "--ReverseProxy:Routes:legacy:ClusterId=legacy",
+            "--ReverseProxy:Routes:legacy:Match:Path=/legacy/{**rest}",
+            $"--ReverseProxy:Clusters:legacy:Destinations:d1:Address={legacy.BaseUrl}");
+
+        using var response = await gateway.Client.GetAsync("/legacy/missing");
+
+        response.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await response.Content.ReadAsByteArrayAsync()).Should().BeEmpty("the upstream's answer is not the gateway's to rewrite");
+        legacy.Received.Should().ContainSingle();
+    }
+
     [Theory]
     [InlineData("GET", "/openai/v1/nope", 404, null)]
     [InlineData("GET", "/openai/v1/chat/completions", 405, "POST")]

@@ -52,6 +52,8 @@ internal static class GatewayHost
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddTensorZero(options =>
             {
+                // The gateway is the whole app: every unknown route or wrong method answers in OpenAI's error shape.
+                options.JsonErrorsForAllPaths = true;
                 if (environment is not null)
                 {
                     options.EnvironmentVariables = environment;

@@ -100,6 +100,15 @@ internal static partial class Log
     [LoggerMessage(420, LogLevel.Warning, "Feedback {FeedbackId} could not be queued for {Table} (queue full or stopping); the client was told to retry")]
     public static partial void FeedbackNotQueued(ILogger logger, Guid feedbackId, string table);
 
+    [LoggerMessage(202, LogLevel.Warning, "Provider '{Provider}' of model '{Model}' failed: {Outcome} (status {Status}) after {ElapsedMs} ms{Detail}; failing over to provider '{Next}'")]
+    public static partial void FailingOver(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs, string detail, string next);
+
+    [LoggerMessage(203, LogLevel.Warning, "Provider '{Provider}' of model '{Model}' failed: {Outcome} (status {Status}) after {ElapsedMs} ms{Detail}; no further provider of the model is tried")]
+    public static partial void AttemptFailed(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs, string detail);
+
+    [LoggerMessage(204, LogLevel.Warning, "Provider '{Provider}' of model '{Model}' answered status {Status} after {ElapsedMs} ms; the answer was returned to the client")]
+    public static partial void UpstreamErrorAnswered(ILogger logger, string provider, string model, int status, long elapsedMs);
+
     [LoggerMessage(200, LogLevel.Debug, "Attempt at provider '{Provider}' of model '{Model}': {Outcome} (status {Status}) after {ElapsedMs} ms")]
     public static partial void AttemptFinished(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs);
 }

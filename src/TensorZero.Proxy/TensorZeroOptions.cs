@@ -21,6 +21,14 @@ public sealed class TensorZeroOptions
     /// </summary>
     public string? ConfigFile { get; set; }
 
+    /// <summary>
+    /// Whether every unknown route (404) and wrong method (405) of the app gets an OpenAI-shaped JSON error body. When
+    /// false (the default, for a plugin in a host app), only the gateway's own paths get one: everything under
+    /// <c>{base_path}/openai/</c> and the paths of the gateway's routes and endpoints; the host's own 404s are untouched.
+    /// The runnable gateway sets it.
+    /// </summary>
+    public bool JsonErrorsForAllPaths { get; set; }
+
     /// <summary>The largest request body accepted on an inference route; larger is 413. Default 32 MiB.</summary>
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
 
@@ -41,7 +49,7 @@ public sealed class TensorZeroOptions
 
     /// <summary>
     /// Whether the plugin adds its own inference routes (<c>POST {base_path}/openai/v1/chat/completions</c>,
-    /// <c>/v1/chat/completions</c>, <c>/inference</c>). Turn off to expose inference only on routes of your own:
+    /// <c>/v1/chat/completions</c>, <c>/inference</c>, <c>/openai/v1/embeddings</c>, <c>/v1/embeddings</c>). Turn off to expose inference only on routes of your own:
     /// any YARP route whose <see cref="RouteConfig.Metadata"/> has <see cref="TensorZeroRoutes.MetadataKey"/> is
     /// served by <c>UseTensorZero()</c>. Default true.
     /// </summary>

@@ -5,7 +5,7 @@ namespace TensorZero.Proxy;
 /// <summary>
 /// How a YARP route is marked as a TensorZero inference route. <c>UseTensorZero()</c> serves every route whose
 /// <see cref="RouteConfig.Metadata"/> has <see cref="MetadataKey"/> (value <see cref="ChatCompletions"/>,
-/// <see cref="Inference"/>, <see cref="Responses"/> or <see cref="AnthropicMessages"/>); every other route passes through it untouched to the next step of the proxy pipeline.
+/// <see cref="Inference"/>, <see cref="Responses"/>, <see cref="AnthropicMessages"/> or <see cref="Embeddings"/>); every other route passes through it untouched to the next step of the proxy pipeline.
 /// A route of your own must name <see cref="ClusterId"/> (the plugin's placeholder cluster: the provider is chosen per
 /// attempt from tensorzero.toml, not by YARP's load balancing).
 /// </summary>
@@ -25,6 +25,9 @@ public static class TensorZeroRoutes
 
     /// <summary>Metadata value: an Anthropic Messages API ingress (<c>/v1/messages</c>), served on the typed path.</summary>
     public const string AnthropicMessages = "anthropic-messages";
+
+    /// <summary>Metadata value: OpenAI-compatible embeddings (<c>/openai/v1/embeddings</c>) of <c>[embedding_models]</c>.</summary>
+    public const string Embeddings = "embeddings";
 
     /// <summary>The cluster every TensorZero inference route names.</summary>
     public const string ClusterId = "tensorzero-inference";

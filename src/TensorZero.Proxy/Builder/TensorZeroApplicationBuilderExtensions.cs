@@ -27,7 +27,7 @@ public static class TensorZeroApplicationBuilderExtensions
 
     /// <summary>
     /// Maps TensorZero's other endpoints under <c>[gateway] base_path</c>: <c>GET /openai/v1/models</c> and
-    /// <c>/v1/models</c>, <c>GET /status</c>, <c>GET /health</c>, <c>GET /metrics</c> and <c>POST /feedback</c>.
+    /// <c>/v1/models</c>, <c>GET /openai/v1/models/{id}</c> and <c>/v1/models/{id}</c>, <c>GET /status</c>, <c>GET /health</c>, <c>GET /metrics</c> and <c>POST /feedback</c>.
     /// Returns their group, so a host can add conventions (<c>.RequireAuthorization()</c>, rate limiting) to all of them.
     /// </summary>
     public static RouteGroupBuilder MapTensorZeroEndpoints(this IEndpointRouteBuilder endpoints)
@@ -35,6 +35,8 @@ public static class TensorZeroApplicationBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         var gateway = endpoints.ServiceProvider.GetRequiredService<TensorZeroGateway>();
         var group = endpoints.MapGroup(gateway.Config.BasePath);
+        // Marks the gateway's paths for its JSON 404/405 bodies (TensorZeroOptions.JsonErrorsForAllPaths).
+        group.WithMetadata(TensorZero.Proxy.Routing.TensorZeroEndpointMetadata.Instance);
         GatewayEndpoints.Map(group);
         return group;
     }

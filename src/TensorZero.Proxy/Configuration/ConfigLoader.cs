@@ -86,10 +86,6 @@ internal static class ConfigLoader
             (name, table, path) => ProviderConfigMapper.MapModel(reader, name, table, path, gateway, typeDefaults));
         var embeddingModels = MapSection(reader, root, "embedding_models",
             (name, table, path) => ProviderConfigMapper.MapEmbeddingModel(reader, name, table, path, gateway, typeDefaults));
-        if (embeddingModels.Count > 0)
-        {
-            reader.Warn("embedding_models", "embedding models are parsed; the embeddings endpoint is not served yet");
-        }
         var tools = MapSection(reader, root, "tools", (name, table, path) => SectionMapper.MapTool(reader, name, table, path));
         var metrics = MapSection(reader, root, "metrics", (name, table, path) => SectionMapper.MapMetric(reader, name, table, path));
 

@@ -23,7 +23,7 @@ internal sealed record GatewayConfig
     /// <summary><c>[metrics.M]</c> by name.</summary>
     public FrozenDictionary<string, MetricConfig> Metrics { get; init; } = FrozenDictionary<string, MetricConfig>.Empty;
 
-    /// <summary><c>[embedding_models.E]</c> by name (parsed; the embeddings endpoint is not served yet).</summary>
+    /// <summary><c>[embedding_models.E]</c> by name, served by <c>/openai/v1/embeddings</c>.</summary>
     public FrozenDictionary<string, EmbeddingModelConfig> EmbeddingModels { get; init; } = FrozenDictionary<string, EmbeddingModelConfig>.Empty;
 
     /// <summary><c>[object_storage]</c>; <see cref="ObjectStorageKind.Disabled"/> when absent.</summary>
@@ -478,7 +478,7 @@ internal enum MetricLevel
     Episode,
 }
 
-/// <summary><c>[embedding_models.E]</c> (parsed; the embeddings endpoint is not served yet).</summary>
+/// <summary><c>[embedding_models.E]</c>: the models of the embeddings endpoint.</summary>
 internal sealed record EmbeddingModelConfig
 {
     public required string Name { get; init; }

@@ -151,6 +151,14 @@ internal static class ProviderConfigMapper
         }
 
         var errorsBefore = reader.ErrorCount;
+        if (embedding && !(info.IsOpenAICompatible || info.Type is ProviderType.Azure or ProviderType.Dummy))
+        {
+            // TensorZero's embedding providers are openai, azure, openrouter (and dummy); the other OpenAI-compatible types
+            // serve the same /embeddings endpoint at their api_base, so they are accepted too.
+            reader.Error(table, "type", path + ".type",
+                $"provider type '{info.TomlName}' has no embeddings endpoint (embedding providers: openai, azure and the OpenAI-compatible types)");
+            return null;
+        }
         reader.CheckKeys(table, path, [.. embedding ? EmbeddingProviderKeys : ModelProviderKeys, .. TypeKeys(info.Type)]);
         var typed = MapTypeKeys(reader, table, path, info);
 
@@ -183,11 +191,14 @@ internal static class ProviderConfigMapper
 
         // What the gateway cannot call yet: other protocols, OpenAI's Responses API, an Azure endpoint given per request.
         var dynamicEndpoint = typed.Endpoint?.StartsWith("dynamic::", StringComparison.Ordinal) == true;
-        var implemented = info.IsImplemented && typed.ApiType == OpenAIApiType.ChatCompletions && !dynamicEndpoint;
+        // The in-process dummy answers chat requests only; its embeddings (TensorZero's test fixtures) are not served.
+        var dummyEmbeddings = embedding && info.Type == ProviderType.Dummy;
+        var implemented = info.IsImplemented && typed.ApiType == OpenAIApiType.ChatCompletions && !dynamicEndpoint && !dummyEmbeddings;
         if (!implemented && reader.ErrorCount == errorsBefore)
         {
             reader.Warn(path, ProviderTypeInfo.NotImplementedMessage(
-                typed.ApiType == OpenAIApiType.Responses ? "openai (api_type = \"responses\")" : dynamicEndpoint ? "azure (endpoint = \"dynamic::...\")" : info.TomlName));
+                typed.ApiType == OpenAIApiType.Responses ? "openai (api_type = \"responses\")" : dynamicEndpoint ? "azure (endpoint = \"dynamic::...\")"
+                : dummyEmbeddings ? "dummy (embeddings)" : info.TomlName));
         }
         if (reader.ErrorCount != errorsBefore)
         {

@@ -69,6 +69,9 @@ public static class TensorZeroReverseProxyBuilderExtensions
         services.AddSingleton<ModelInferenceCache>();
         services.AddTensorZeroResilience();
         services.AddSingleton<ModelRunner>();
+        services.AddSingleton<TensorZero.Proxy.Embeddings.EmbeddingsEndpoint>();
+        // OpenAI-shaped bodies for 404/405 of the gateway's paths (all paths with TensorZeroOptions.JsonErrorsForAllPaths).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, RouteErrorsStartupFilter>());
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         services.AddTensorZeroObservability();
         services.AddTensorZeroFeedback();

@@ -198,6 +198,9 @@ internal sealed class InferenceFeature
     /// <summary>The typed path's state; null on the passthrough path.</summary>
     public TypedInference? Typed { get; set; }
 
+    /// <summary>What an embeddings request asked for (its record is an <c>EmbeddingInference</c> row); null for chat and native inferences.</summary>
+    public Embeddings.EmbeddingCall? Embedding { get; set; }
+
     /// <summary>Every attempt, skipped providers included; append with <see cref="AddAttempt"/>.</summary>
     public IReadOnlyList<AttemptRecord> Attempts => _attempts;
 

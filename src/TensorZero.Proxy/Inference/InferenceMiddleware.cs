@@ -23,11 +23,13 @@ internal sealed class InferenceMiddleware
     private readonly TimeProvider _time;
     private readonly IOptions<TensorZeroOptions> _options;
     private readonly IInferenceObserver[] _observers;
+    private readonly Embeddings.EmbeddingsEndpoint _embeddings;
 
     public InferenceMiddleware(
         RequestDelegate next, GatewayRuntimeAccessor runtime, ModelRunner runner, VariantRetries retries, TimeProvider time,
-        IOptions<TensorZeroOptions> options, IEnumerable<IInferenceObserver> observers)
+        IOptions<TensorZeroOptions> options, IEnumerable<IInferenceObserver> observers, Embeddings.EmbeddingsEndpoint embeddings)
     {
+        _embeddings = embeddings;
         _observers = [.. observers];
         _next = next;
         _runtime = runtime;
@@ -41,9 +43,12 @@ internal sealed class InferenceMiddleware
     {
         // Routes marked as TensorZero inference routes end here; every other YARP route (the host's own, appsettings
         // "ReverseProxy") goes on to the next steps of the proxy pipeline.
-        return TensorZeroRoutes.GetKind(context.GetReverseProxyFeature().Route.Config) is { } kind
-            ? InvokeInferenceAsync(context, kind)
-            : _next(context);
+        return TensorZeroRoutes.GetKind(context.GetReverseProxyFeature().Route.Config) switch
+        {
+            null => _next(context),
+            TensorZeroRoutes.Embeddings => _embeddings.InvokeAsync(context),
+            var kind => InvokeInferenceAsync(context, kind),
+        };
     }
 
     /// <summary>The endpoint a route kind serves; null for a kind this gateway does not know.</summary>
@@ -63,7 +68,8 @@ internal sealed class InferenceMiddleware
             // A host route marked with a value we do not know: the host's configuration is wrong, not the request.
             await OpenAIError.WriteAsync(context, StatusCodes.Status500InternalServerError,
                 $"Route '{context.GetReverseProxyFeature().Route.Config.RouteId}' has {TensorZeroRoutes.MetadataKey} metadata '{kind}'; "
-                + $"expected '{TensorZeroRoutes.ChatCompletions}', '{TensorZeroRoutes.Inference}', '{TensorZeroRoutes.Responses}' or '{TensorZeroRoutes.AnthropicMessages}'.",
+                + $"expected '{TensorZeroRoutes.ChatCompletions}', '{TensorZeroRoutes.Inference}', '{TensorZeroRoutes.Responses}', "
+                + $"'{TensorZeroRoutes.AnthropicMessages}' or '{TensorZeroRoutes.Embeddings}'.",
                 "server_error", "invalid_route");
             return;
         }

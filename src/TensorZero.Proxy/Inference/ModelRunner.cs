@@ -180,7 +180,7 @@ internal sealed class ModelRunner
                 record = ran ? result! : Skipped(model, provider, variant);
             }
 
-            Record(inference, record);
+            Record(inference, record, i + 1 < candidates.Length ? candidates[i + 1] : null);
             if (record.Outcome == AttemptOutcome.Ok && cacheKey is not null && !record.CacheHit
                 && ModelInferenceCache.Writes(inference.Typed!.Request.Cache) && inference.Typed.LastOutput is { } output)
             {
@@ -216,10 +216,33 @@ internal sealed class ModelRunner
     /// <summary>The circuit breaker key of a provider: its cluster (shorthands share one per type).</summary>
     private static string Key(RuntimeProvider provider) => provider.ClusterId ?? $"in-process/{provider.ModelName}/{provider.Name}";
 
-    private void Record(InferenceFeature inference, AttemptRecord record)
+    /// <summary>
+    /// Adds the attempt to the inference and logs it: a success (or a skipped provider, or a client abort) at Debug; an
+    /// upstream error at Warning, saying which provider is tried next when the routing list goes on (a failover).
+    /// </summary>
+    /// <param name="inference">The inference.</param>
+    /// <param name="record">The attempt.</param>
+    /// <param name="next">The provider after this one in the routing list, if any.</param>
+    private void Record(InferenceFeature inference, AttemptRecord record, RuntimeProvider? next = null)
     {
         inference.AddAttempt(record);
-        Log.AttemptFinished(_logger, record.Provider, record.Model, record.Outcome, record.StatusCode, (long)record.Elapsed.TotalMilliseconds);
+        var elapsed = (long)record.Elapsed.TotalMilliseconds;
+        if (record.Outcome == AttemptOutcome.Ok && record.StatusCode is >= 400 and var status)
+        {
+            Log.UpstreamErrorAnswered(_logger, record.Provider, record.Model, status, elapsed);
+        }
+        else if (!record.IsProviderFailure)
+        {
+            Log.AttemptFinished(_logger, record.Provider, record.Model, record.Outcome, record.StatusCode, elapsed);
+        }
+        else if (next is not null && record.Outcome != AttemptOutcome.Truncated && record.TimeoutLevel is not (TimeoutLevel.Model or TimeoutLevel.Variant))
+        {
+            Log.FailingOver(_logger, record.Provider, record.Model, record.Outcome, record.StatusCode, elapsed, record.Error is null ? "" : $" ({record.Error})", next.Name);
+        }
+        else
+        {
+            Log.AttemptFailed(_logger, record.Provider, record.Model, record.Outcome, record.StatusCode, elapsed, record.Error is null ? "" : $" ({record.Error})");
+        }
     }
 
     private static AttemptRecord Skipped(RuntimeModel model, RuntimeProvider provider, RuntimeVariant? variant) =>

@@ -75,6 +75,17 @@ internal sealed class InferenceRecords
         return modelRows;
     }
 
+    /// <summary>
+    /// An embeddings inference: its <c>EmbeddingInference</c> row and a <c>ModelInference</c> row per attempt of
+    /// <paramref name="inference"/>. Returns how many <c>ModelInference</c> rows were written.
+    /// </summary>
+    public int WriteEmbeddingInference(InferenceFeature inference, EmbeddingInferenceRow row, IBufferWriter<byte> embedding, IBufferWriter<byte> model)
+    {
+        var modelRows = WriteModelInferences(inference, model);
+        Write(row, embedding);
+        return modelRows;
+    }
+
     /// <summary>Appends one row (a line) of the row's table to <paramref name="output"/>.</summary>
     public void Write(ObservabilityRow row, IBufferWriter<byte> output)
     {
@@ -120,6 +131,24 @@ internal sealed class InferenceRecords
                 Column("value"u8, demonstration.Value);
                 WriteNested("tags.key"u8, "tags.value"u8, demonstration.Tags);
                 WriteTimestamp(demonstration.Timestamp);
+                EndRow();
+                break;
+            case EmbeddingInferenceRow embedding:
+                StartRow(output);
+                Column("id"u8, embedding.Id);
+                Column("embedding_model_name"u8, embedding.EmbeddingModelName);
+                Column("model"u8, embedding.Model);
+                Column("model_provider_name"u8, embedding.ModelProviderName);
+                Column("input"u8, embedding.Input);
+                Column("num_inputs"u8, embedding.InputCount);
+                Column("dimensions"u8, embedding.Dimensions);
+                Column("encoding_format"u8, embedding.EncodingFormat);
+                Column("output_dimensions"u8, embedding.OutputDimensions);
+                Column("input_tokens"u8, embedding.InputTokens);
+                Column("processing_time_ms"u8, Milliseconds(embedding.ProcessingTime));
+                Column("outcome"u8, embedding.Outcome);
+                Column("attempt_count"u8, embedding.AttemptCount);
+                WriteTimestamp(embedding.Timestamp);
                 EndRow();
                 break;
             default:

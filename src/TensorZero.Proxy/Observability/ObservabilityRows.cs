@@ -15,6 +15,7 @@ internal enum RecordTable
     FloatMetricFeedback,
     CommentFeedback,
     DemonstrationFeedback,
+    EmbeddingInference,
 }
 
 /// <summary>The registry of <see cref="RecordTable"/>s: every table in order, and their names without allocation.</summary>
@@ -165,4 +166,78 @@ internal sealed record DemonstrationFeedbackRow(
 {
     /// <inheritdoc />
     public override RecordTable Table => RecordTable.DemonstrationFeedback;
+}
+
+/// <summary>
+/// One <c>EmbeddingInference</c> row (migration 0003): an embeddings request, written with a <c>ModelInference</c> row per
+/// attempt of its inference (as a <see cref="JsonInferenceRow"/> is).
+/// </summary>
+internal sealed record EmbeddingInferenceRow : ObservabilityRow
+{
+    /// <inheritdoc />
+    public override RecordTable Table => RecordTable.EmbeddingInference;
+
+    /// <summary>The inference id (UUIDv7), the <c>ModelInference</c> rows' <c>inference_id</c>.</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>The embedding model (configured name or shorthand).</summary>
+    public required string EmbeddingModelName { get; init; }
+
+    /// <summary><c>model</c> as the client sent it.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The provider that answered ("" when none did).</summary>
+    public string ModelProviderName { get; init; } = "";
+
+    /// <summary><c>input</c> as the client sent it, JSON text.</summary>
+    public required string Input { get; init; }
+
+    public required int InputCount { get; init; }
+
+    public int? Dimensions { get; init; }
+
+    /// <summary><c>float</c> or <c>base64</c>.</summary>
+    public required string EncodingFormat { get; init; }
+
+    /// <summary>The length of the vectors answered, when there was an answer.</summary>
+    public int? OutputDimensions { get; init; }
+
+    public long? InputTokens { get; init; }
+
+    public required TimeSpan ProcessingTime { get; init; }
+
+    /// <summary><c>ok</c>, <c>error</c> or <c>client_abort</c>.</summary>
+    public required string Outcome { get; init; }
+
+    public int AttemptCount { get; init; }
+
+    /// <summary>When the request started (UTC).</summary>
+    public required DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>The row of a completed embeddings inference; null for any other inference.</summary>
+    public static EmbeddingInferenceRow? For(Inference.InferenceFeature inference)
+    {
+        if (inference.Embedding is not { } call)
+        {
+            return null;
+        }
+        var answered = inference.Outcome == Inference.InferenceOutcome.Ok;
+        return new EmbeddingInferenceRow
+        {
+            Id = inference.InferenceId,
+            EmbeddingModelName = call.ModelName,
+            Model = call.Request.Model,
+            ModelProviderName = inference.CommittedAttempt?.Provider ?? "",
+            Input = call.Request.InputJson,
+            InputCount = call.Request.InputCount,
+            Dimensions = call.Request.Dimensions,
+            EncodingFormat = call.Request.Encoding == Embeddings.EmbeddingEncoding.Base64 ? "base64" : "float",
+            OutputDimensions = answered ? call.Writer.Shape.Dimensions : null,
+            InputTokens = answered ? call.Writer.InputTokens : null,
+            ProcessingTime = inference.Duration,
+            Outcome = InferenceRecords.Describe(inference.Outcome),
+            AttemptCount = inference.AttemptCount,
+            Timestamp = inference.StartedAt,
+        };
+    }
 }

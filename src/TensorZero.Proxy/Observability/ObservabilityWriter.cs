@@ -7,7 +7,7 @@ using TensorZero.Proxy.Inference;
 namespace TensorZero.Proxy.Observability;
 
 /// <summary>
-/// An item of the group commit: a completed inference (its <c>ChatInference</c> row, or the <c>JsonInference</c>
+/// An item of the group commit: a completed inference (its <c>ChatInference</c> row, or the <c>JsonInference</c> or <c>EmbeddingInference</c>
 /// row in <see cref="Row"/> for a JSON function, and its <c>ModelInference</c> rows), or a row recorded on its own
 /// (<see cref="Inference"/> null: feedback). A struct of two references, so queuing an inference allocates nothing.
 /// </summary>
@@ -95,7 +95,28 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
     public SegmentQueue? Queue(RecordTable table) => _queues[(int)table];
 
     /// <inheritdoc />
-    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference) => OnCompleted(context, inference, TypedRecords.JsonRow(inference));
+    public ValueTask OnCompleted(HttpContext context, InferenceFeature inference) => inference.Embedding is null
+        ? OnCompleted(context, inference, TypedRecords.JsonRow(inference))
+        : OnCompleted(context, inference, EmbeddingInferenceRow.For(inference)!);
+
+    /// <summary>
+    /// A completed embeddings inference: its <c>EmbeddingInference</c> row and a <c>ModelInference</c> row per attempt, in
+    /// one group commit, as <see cref="OnCompleted(HttpContext, InferenceFeature, JsonInferenceRow?)"/> records a chat inference.
+    /// </summary>
+    private ValueTask OnCompleted(HttpContext context, InferenceFeature inference, EmbeddingInferenceRow row)
+    {
+        _metrics.Record(inference);
+        if (_settings.Mode == ObservabilityMode.Disabled || inference.Fields.DryRun)
+        {
+            return default;
+        }
+        if (!_commit.TryAdd(new PendingRecord(inference, row), out var written))
+        {
+            Interlocked.Increment(ref _counters[(int)RecordTable.EmbeddingInference].DroppedInMemory);
+            Interlocked.Add(ref _counters[(int)RecordTable.ModelInference].DroppedInMemory, inference.AttemptCount);
+        }
+        return written;
+    }
 
     /// <summary>
     /// A completed inference: with <paramref name="json"/> null its <c>ChatInference</c> row, else (a JSON
@@ -244,7 +265,12 @@ internal sealed class ObservabilityWriter : IInferenceObserver, IDisposable
                     if (item.Inference is { } inference)
                     {
                         int modelRows;
-                        if (item.Row is JsonInferenceRow json)
+                        if (item.Row is EmbeddingInferenceRow embedding)
+                        {
+                            // Not a feedback target: not remembered in the recent-inference index.
+                            modelRows = _records.WriteEmbeddingInference(inference, embedding, _buffers[(int)main], _buffers[(int)RecordTable.ModelInference]);
+                        }
+                        else if (item.Row is JsonInferenceRow json)
                         {
                             modelRows = _records.WriteJsonInference(inference, json, _buffers[(int)main], _buffers[(int)RecordTable.ModelInference]);
                             _written.Add((inference.InferenceId, new RecordedInference(json.EpisodeId, json.FunctionName, HadTools: false, json.OutputSchema)));

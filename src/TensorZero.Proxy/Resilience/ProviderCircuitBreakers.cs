@@ -144,7 +144,7 @@ internal sealed class ProviderCircuitBreakers
     internal static Func<ProviderCircuitKey, string?> Identities(GatewayRuntime runtime)
     {
         var identities = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var model in runtime.Models.Values)
+        foreach (var model in runtime.Models.Values.Concat(runtime.EmbeddingModels.Values))
         {
             foreach (var provider in model.Providers)
             {

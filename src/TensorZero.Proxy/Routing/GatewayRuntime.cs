@@ -21,6 +21,7 @@ internal sealed class GatewayRuntime
 
     private readonly Func<string, string?> _environment;
     private readonly ConcurrentDictionary<string, RuntimeModel> _shorthands = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RuntimeModel> _embeddingShorthands = new(StringComparer.Ordinal);
 
     private GatewayRuntime(
         GatewayConfig config, FrozenDictionary<string, RuntimeModel> models, FrozenDictionary<string, RuntimeFunction> functions,
@@ -28,6 +29,7 @@ internal sealed class GatewayRuntime
     {
         Config = config;
         Models = models;
+        EmbeddingModels = FrozenDictionary<string, RuntimeModel>.Empty;
         Functions = functions;
         ActivityTimeout = activityTimeout;
         RequestConfig = new ForwarderRequestConfig { ActivityTimeout = activityTimeout };
@@ -56,6 +58,13 @@ internal sealed class GatewayRuntime
     public FrozenDictionary<string, RuntimeModel> Models { get; }
 
     public FrozenDictionary<string, RuntimeFunction> Functions { get; }
+
+    /// <summary>
+    /// <c>[embedding_models.E]</c> with their providers in routing order, each sending to the provider's embeddings
+    /// endpoint (<c>{api_base}embeddings</c>, Azure's <c>deployments/{id}/embeddings</c>); the model's <c>timeout_ms</c> and
+    /// each provider's <c>timeout_ms</c> are their <see cref="TimeoutsConfig.NonStreamingTotal"/>.
+    /// </summary>
+    public FrozenDictionary<string, RuntimeModel> EmbeddingModels { get; private init; }
 
     /// <summary>Whether any provider or variant configures <c>extra_body</c> (their patches are checked per request).</summary>
     public bool HasConfiguredExtraBody { get; }
@@ -111,6 +120,21 @@ internal sealed class GatewayRuntime
             models.Add(model.Name, new RuntimeModel(model.Name, providers, model.Timeouts));
         }
 
+        var embeddingModels = new Dictionary<string, RuntimeModel>(StringComparer.Ordinal);
+        foreach (var model in config.EmbeddingModels.Values)
+        {
+            var timeouts = model.Timeout is { } total ? new TimeoutsConfig(total, null, null) : TimeoutsConfig.None;
+            largest = Max(largest, timeouts);
+            var providers = new RuntimeProvider[model.Routing.Length];
+            for (var i = 0; i < providers.Length; i++)
+            {
+                var provider = model.Providers[model.Routing[i]];
+                largest = Max(largest, provider.Timeouts);
+                providers[i] = CreateProvider(model.Name, provider, EmbeddingClusterId(model.Name, provider.Name), environment, errors, embeddings: true);
+            }
+            embeddingModels.Add(model.Name, new RuntimeModel(model.Name, providers, timeouts));
+        }
+
         var functions = new Dictionary<string, RuntimeFunction>(StringComparer.Ordinal);
         var shorthands = new Dictionary<string, RuntimeModel>(StringComparer.Ordinal);
         var staticTools = FunctionSemantics.CompileTools(config, errors);
@@ -163,7 +187,10 @@ internal sealed class GatewayRuntime
             activityTimeout = largest + TimeSpan.FromMinutes(1);
         }
         var runtime = new GatewayRuntime(config, models.ToFrozenDictionary(StringComparer.Ordinal),
-            functions.ToFrozenDictionary(StringComparer.Ordinal), activityTimeout, environment, inputs);
+            functions.ToFrozenDictionary(StringComparer.Ordinal), activityTimeout, environment, inputs)
+        {
+            EmbeddingModels = embeddingModels.ToFrozenDictionary(StringComparer.Ordinal),
+        };
         foreach (var (shorthand, model) in shorthands)
         {
             runtime._shorthands.TryAdd(shorthand, model);
@@ -225,10 +252,17 @@ internal sealed class GatewayRuntime
         return current;
     }
 
+    /// <param name="modelName">The model the provider belongs to.</param>
+    /// <param name="provider">Its configuration.</param>
+    /// <param name="clusterId">Its YARP cluster.</param>
+    /// <param name="environment">Variable lookup for credentials.</param>
+    /// <param name="errors">Where problems are reported, with their key paths.</param>
+    /// <param name="embeddings">A provider of an embedding model: it is sent to the embeddings endpoint instead of chat completions.</param>
     private static RuntimeProvider CreateProvider(
-        string modelName, ProviderConfig provider, string clusterId, Func<string, string?> environment, List<string> errors)
+        string modelName, ProviderConfig provider, string clusterId, Func<string, string?> environment, List<string> errors, bool embeddings = false)
     {
-        var path = $"models.{modelName}.providers.{provider.Name}";
+        var path = $"{(embeddings ? "embedding_models" : "models")}.{modelName}.providers.{provider.Name}";
+        var operation = embeddings ? "embeddings" : "chat/completions";
         if (provider.Type == ProviderType.Dummy)
         {
             return new RuntimeProvider(modelName, provider, provider.ModelName!, Policy: null, ClusterId: null, DestinationPrefix: null)
@@ -274,7 +308,7 @@ internal sealed class GatewayRuntime
                 errors.Add($"{path}.endpoint: '{endpoint}' is not an http(s) URL");
             }
             requestUri = new Uri(baseUri,
-                $"openai/deployments/{Uri.EscapeDataString(provider.DeploymentId!)}/chat/completions?api-version={AzureApiVersion}");
+                $"openai/deployments/{Uri.EscapeDataString(provider.DeploymentId!)}/{operation}?api-version={AzureApiVersion}");
             upstreamModel = provider.DeploymentId!;
         }
         else if (provider.Type == ProviderType.Anthropic)
@@ -298,7 +332,7 @@ internal sealed class GatewayRuntime
         else
         {
             baseUri = provider.ApiBase!;
-            requestUri = new Uri(baseUri, "chat/completions");
+            requestUri = new Uri(baseUri, operation);
             upstreamModel = provider.ModelName!;
         }
 
@@ -463,6 +497,57 @@ internal sealed class GatewayRuntime
 
     private static string ShorthandClusterId(ProviderTypeInfo info) => "shorthand/" + info.TomlName;
 
+    /// <summary>The YARP cluster of a provider of an embedding model (apart from chat models, which may share its names).</summary>
+    private static string EmbeddingClusterId(string model, string provider) => $"embedding/{model}/{provider}";
+
+    /// <summary>The provider types an embedding model may be a shorthand of (TensorZero's <c>SHORTHAND_MODEL_PREFIXES</c> of embeddings).</summary>
+    private static readonly ProviderType[] EmbeddingShorthandTypes = [ProviderType.OpenAI, ProviderType.OpenRouter];
+
+    /// <summary>
+    /// Resolves an embedding model: a configured <c>[embedding_models.E]</c>, else a shorthand <c>openai::M</c> or
+    /// <c>openrouter::M</c> (a one-provider model with the type's default address and credential). Null with the reason
+    /// (404-worthy when <paramref name="unknown"/>) otherwise.
+    /// </summary>
+    public RuntimeModel? ResolveEmbeddingModel(string name, out string? error, out bool unknown)
+    {
+        error = null;
+        unknown = false;
+        if (EmbeddingModels.TryGetValue(name, out var configured) || _embeddingShorthands.TryGetValue(name, out configured))
+        {
+            return configured;
+        }
+        if (!name.Contains("::", StringComparison.Ordinal))
+        {
+            unknown = true;
+            var known = string.Join(", ", EmbeddingModels.Keys.Order(StringComparer.Ordinal).Select(k => $"'{k}'"));
+            error = $"Unknown embedding model '{name}' (embedding models: {(known.Length == 0 ? "none" : known)}; shorthands: 'openai::MODEL', 'openrouter::MODEL').";
+            return null;
+        }
+        if (!ProviderTypeInfo.TryParseShorthand(name, out var info, out var providerModel, out var apiType, out error)
+            || apiType != OpenAIApiType.ChatCompletions || Array.IndexOf(EmbeddingShorthandTypes, info.Type) < 0)
+        {
+            error = $"Invalid embedding model '{name}': embedding shorthands exist for openai and openrouter only ('openai::text-embedding-3-small').";
+            return null;
+        }
+        var config = new ProviderConfig
+        {
+            Name = info.TomlName,
+            Type = info.Type,
+            ModelName = providerModel,
+            ApiBase = new Uri(info.DefaultApiBase!),
+            ApiKeyLocation = Config.ProviderTypeDefaults.GetValueOrDefault(info.Type) ?? info.DefaultCredential,
+        };
+        var errors = new List<string>();
+        var provider = CreateProvider(name, config, ShorthandClusterId(info), _environment, errors, embeddings: true);
+        if (errors.Count > 0)
+        {
+            ResolveCredential(config.ApiKeyLocation, _environment, out var why);
+            error = $"the shorthand embedding model '{name}' cannot be used: {why ?? errors[0]}";
+            return null;
+        }
+        return _embeddingShorthands.GetOrAdd(name, new RuntimeModel(name, [provider], TimeoutsConfig.None));
+    }
+
     /// <summary>
     /// The plugin's own YARP routes (none when <paramref name="addDefaultRoutes"/> is false): the chat completions and
     /// native inference endpoints under <c>base_path</c>, each marked with <see cref="TensorZeroRoutes.MetadataKey"/>
@@ -482,6 +567,8 @@ internal sealed class GatewayRuntime
             Route("tensorzero-chat-completions", basePath + "/v1/chat/completions", TensorZeroRoutes.ChatCompletions),
             Route("tensorzero-openai-responses", basePath + "/openai/v1/responses", TensorZeroRoutes.Responses),
             Route("tensorzero-anthropic-messages", basePath + "/v1/messages", TensorZeroRoutes.AnthropicMessages),
+            Route("tensorzero-openai-embeddings", basePath + "/openai/v1/embeddings", TensorZeroRoutes.Embeddings),
+            Route("tensorzero-embeddings", basePath + "/v1/embeddings", TensorZeroRoutes.Embeddings),
         ];
         return configure is null ? routes : [.. routes.Select(configure)];
 
@@ -499,7 +586,7 @@ internal sealed class GatewayRuntime
     {
         var requestConfig = RequestConfig;
         var clusters = new List<ClusterConfig> { new() { ClusterId = InferenceClusterId } };
-        foreach (var model in Models.Values)
+        foreach (var model in Models.Values.Concat(EmbeddingModels.Values))
         {
             foreach (var provider in model.Providers)
             {

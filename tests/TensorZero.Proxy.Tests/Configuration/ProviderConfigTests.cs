@@ -381,7 +381,7 @@ public sealed class ProviderConfigTests : IDisposable
     }
 
     [Fact]
-    public void Parse_EmbeddingModels_AreParsedWithAWarning()
+    public void Parse_EmbeddingModels_AreParsedWithoutWarning()
     {
         var config = ConfigLoader.Parse("""
             [embedding_models.small]
@@ -407,7 +407,7 @@ public sealed class ProviderConfigTests : IDisposable
         model.Providers["openai"].Timeouts.NonStreamingTotal.Should().Be(TimeSpan.FromSeconds(1));
         model.Providers["openai"].ExtraBody.Should().ContainSingle();
         model.Providers["azure"].ApiKeyLocation.Should().Be(CredentialLocation.Dynamic("azure"));
-        config.Warnings.Should().Contain("embedding_models: embedding models are parsed; the embeddings endpoint is not served yet");
+        config.Warnings.Should().Equal("embedding_models.small.providers.openai.cost: accepted for compatibility; has no effect in TensorZero.Proxy");
     }
 
     [Theory]
@@ -417,7 +417,73 @@ public sealed class ProviderConfigTests : IDisposable
         "embedding_models.e.routing (line 2): names provider 'q'")]
     [InlineData("[embedding_models.e]\nrouting = [\"p\"]\ntimeout_ms = 0\n[embedding_models.e.providers.p]\ntype = \"openai\"\nmodel_name = \"x\"\n",
         "embedding_models.e.timeout_ms (line 3): must be a positive number of milliseconds")]
+    [InlineData("[embedding_models.e]\nrouting = [\"p\"]\n[embedding_models.e.providers.p]\ntype = \"anthropic\"\nmodel_name = \"x\"\n",
+        "embedding_models.e.providers.p.type (line 4): provider type 'anthropic' has no embeddings endpoint")]
     public void Parse_InvalidEmbeddingModel_ReportsKeyPath(string toml, string expected) => ShouldFail(toml, expected);
+
+    [Fact]
+    public void Build_EmbeddingModel_SendsToEmbeddingsEndpoints()
+    {
+        var config = ConfigLoader.Parse("""
+            [embedding_models.small]
+            routing = ["openai", "azure", "vllm", "dummy"]
+            timeout_ms = 5000
+            [embedding_models.small.providers.openai]
+            type = "openai"
+            model_name = "text-embedding-3-small"
+            [embedding_models.small.providers.azure]
+            type = "azure"
+            deployment_id = "emb"
+            endpoint = "https://example.openai.azure.com"
+            [embedding_models.small.providers.vllm]
+            type = "vllm"
+            model_name = "e5"
+            api_base = "http://127.0.0.1:8000/v1/"
+            [embedding_models.small.providers.dummy]
+            type = "dummy"
+            model_name = "test-embeddings"
+            """);
+
+        var runtime = GatewayRuntime.Build(config, name => name is "OPENAI_API_KEY" or "AZURE_API_KEY" ? "key" : null);
+
+        var model = runtime.EmbeddingModels["small"];
+        model.Timeouts.NonStreamingTotal.Should().Be(TimeSpan.FromSeconds(5));
+        model.Providers.Select(p => p.Policy?.RequestUri?.ToString()).Should().Equal(
+            "https://api.openai.com/v1/embeddings",
+            $"https://example.openai.azure.com/openai/deployments/emb/embeddings?api-version={GatewayRuntime.AzureApiVersion}",
+            "http://127.0.0.1:8000/v1/embeddings",
+            null);
+        model.Providers[1].Policy!.AuthHeaderName.Should().Be("api-key");
+        model.Providers[3].IsImplemented.Should().BeFalse("the dummy answers chat requests only");
+        model.Providers.Select(p => p.ClusterId).Should().Equal("embedding/small/openai", "embedding/small/azure", "embedding/small/vllm", null);
+        runtime.CreateClusters().Select(c => c.ClusterId).Should().Contain(["embedding/small/openai", "embedding/small/azure", "embedding/small/vllm"]);
+        config.Warnings.Should().ContainSingle().Which.Should().Contain("dummy (embeddings)");
+    }
+
+    [Theory]
+    [InlineData("small", true, null)]
+    [InlineData("openai::text-embedding-3-large", true, null)]
+    [InlineData("openrouter::google/gemini-embedding-001", true, null)]
+    [InlineData("missing", false, "Unknown embedding model 'missing' (embedding models: 'small'")]
+    [InlineData("together::m", false, "embedding shorthands exist for openai and openrouter only")]
+    public void ResolveEmbeddingModel_Names_ResolveOrExplain(string name, bool found, string? error)
+    {
+        var config = ConfigLoader.Parse("[embedding_models.small]\nrouting = [\"p\"]\n[embedding_models.small.providers.p]\ntype = \"openai\"\nmodel_name = \"x\"\n");
+        var runtime = GatewayRuntime.Build(config, _ => "key");
+
+        var model = runtime.ResolveEmbeddingModel(name, out var why, out var unknown);
+
+        (model is not null).Should().Be(found);
+        if (error is not null)
+        {
+            why.Should().Contain(error);
+            unknown.Should().Be(name == "missing");
+        }
+        else
+        {
+            model!.Providers.Should().ContainSingle().Which.Policy!.RequestUri.AbsolutePath.Should().EndWith("/embeddings");
+        }
+    }
 
     [Fact]
     public void Parse_TimeoutAboveGlobalOutboundTimeout_IsAnError() =>

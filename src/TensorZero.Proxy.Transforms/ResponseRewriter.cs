@@ -166,16 +166,39 @@ public sealed class ResponseRewriter : IResponseRewriter
     /// <summary><c>"name":"value"</c> as UTF-8, the value JSON-escaped (relaxed: API clients, not HTML).</summary>
     private static byte[] Member(string name, string value)
     {
-        var encoded = JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).EncodedUtf8Bytes;
-        var member = new byte[name.Length + 5 + encoded.Length];
+        // Ids (UUIDs) and most model names are printable ASCII without '"' or '\\', which the relaxed encoder would write
+        // as they are: those are copied straight in, without an encoder call (one per member per request).
+        var plain = IsPlainAscii(value);
+        ReadOnlySpan<byte> encoded = plain
+            ? default
+            : JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).EncodedUtf8Bytes;
+        var valueLength = plain ? value.Length : encoded.Length;
+        var member = new byte[name.Length + 5 + valueLength];
         member[0] = (byte)'"';
         var length = 1 + System.Text.Encoding.UTF8.GetBytes(name, member.AsSpan(1));
         "\":\""u8.CopyTo(member.AsSpan(length));
         length += 3;
-        encoded.CopyTo(member.AsSpan(length));
-        length += encoded.Length;
+        length += plain ? System.Text.Encoding.ASCII.GetBytes(value, member.AsSpan(length)) : Copy(encoded, member.AsSpan(length));
         member[length++] = (byte)'"';
         return length == member.Length ? member : member[..length];
+
+        static int Copy(ReadOnlySpan<byte> source, Span<byte> destination)
+        {
+            source.CopyTo(destination);
+            return source.Length;
+        }
+    }
+
+    private static bool IsPlainAscii(string value)
+    {
+        foreach (var c in value)
+        {
+            if (c is < ' ' or > '~' or '"' or '\\')
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private enum MemberKind : byte

@@ -36,6 +36,24 @@ public sealed class ResponseRewriterTests
     }
 
     [Theory]
+    [InlineData("plain-model_1.5:latest")]
+    [InlineData("with \"quotes\"")]
+    [InlineData("back\\slash")]
+    [InlineData("tab\tand\nnewline")]
+    [InlineData("naïve 模型 🚀")]
+    [InlineData("")]
+    public void TryRewriteBody_ClientModelNeedingEscapesOrNot_ComesBackAsSent(string model)
+    {
+        var rewriter = new ResponseRewriter(Inference, Episode, model);
+
+        rewriter.TryRewriteBody("""{"id":"x","model":"m","choices":[]}"""u8, out var rewritten).Should().BeTrue();
+
+        var json = JsonDocument.Parse(rewritten).RootElement;
+        json.GetProperty("model").GetString().Should().Be(model);
+        json.GetProperty("id").GetString().Should().Be(Inference);
+    }
+
+    [Theory]
     [InlineData("<html><body>502 Bad Gateway</body></html>")]
     [InlineData("")]
     [InlineData("[1,2]")]

@@ -173,11 +173,23 @@ internal sealed class ModelRunner
                     await _breakers.CloseAsync(key);
                 }
             }
+            else if (_breakers.TryAdmit(key, out var admission))
+            {
+                // The breaker's bookkeeping around the attempt, not an asynchronous layer over it (ProviderCircuitBreakers.ExecuteAsync).
+                try
+                {
+                    record = await AttemptAsync(context, inference, model, provider, variant, set);
+                }
+                catch
+                {
+                    ProviderCircuitBreakers.Release(admission);
+                    throw;
+                }
+                await _breakers.ReportAsync(admission, record);
+            }
             else
             {
-                var (ran, result) = await _breakers.ExecuteAsync(key, () => new ValueTask<AttemptRecord>(
-                    AttemptAsync(context, inference, model, provider, variant, set)));
-                record = ran ? result! : Skipped(model, provider, variant);
+                record = Skipped(model, provider, variant);
             }
 
             Record(inference, record, i + 1 < candidates.Length ? candidates[i + 1] : null);

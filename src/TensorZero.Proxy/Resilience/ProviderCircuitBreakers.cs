@@ -118,61 +118,113 @@ internal sealed class ProviderCircuitBreakers
     public async ValueTask<(bool Ran, T? Result)> ExecuteAsync<T>(string key, Func<ValueTask<T>> attempt)
         where T : class, ICircuitOutcome
     {
+        if (!TryAdmit(key, out var admission))
+        {
+            return (false, null);
+        }
+        T result;
+        try
+        {
+            result = await attempt();
+        }
+        catch
+        {
+            Release(admission);
+            throw;
+        }
+        await ReportAsync(admission, result);
+        return (true, result);
+    }
+
+    /// <summary>
+    /// Whether an attempt at the provider may run now (see <see cref="ExecuteAsync{T}"/>). An admitted attempt must end
+    /// in <see cref="ReportAsync{T}"/> with its outcome, or in <see cref="Release"/> when it produced none.
+    /// </summary>
+    public bool TryAdmit(string key, out CircuitAdmission admission)
+    {
         var entry = _breakers.GetOrAdd(new ProviderCircuitKey(key), NotConfigured);
         var breaker = entry.State;
-        var probe = false;
+        admission = default;
         switch (breaker.State.CircuitState)
         {
             case CircuitState.Closed:
-                break;
+                admission = new CircuitAdmission(entry.Pipeline!, breaker, Probe: false);
+                return true;
             case CircuitState.Open when _timeProvider.GetTimestamp() < Interlocked.Read(ref breaker.OpenUntil):
             case CircuitState.Isolated:
-                return (false, null);
+                return false;
             default:
                 // The break is over (or Polly is half-open): this attempt is the probe unless another one already is.
                 if (Interlocked.CompareExchange(ref breaker.Probing, 1, 0) != 0)
                 {
-                    return (false, null);
+                    return false;
                 }
-                probe = true;
-                break;
-        }
-        try
-        {
-            var result = await attempt();
-            await ReportAsync(entry.Pipeline!, result);
-            return (true, result);
-        }
-        finally
-        {
-            if (probe)
-            {
-                Volatile.Write(ref breaker.Probing, 0);
-            }
+                admission = new CircuitAdmission(entry.Pipeline!, breaker, Probe: true);
+                return true;
         }
     }
 
     /// <summary>
-    /// Gives Polly's breaker an attempt's outcome: an execution that completes at once (no asynchronous layer), which the
-    /// breaker counts. Polly may refuse it (the circuit opened meanwhile, by a concurrent request): it is then not counted,
-    /// as an attempt Polly had refused to run would not have been.
+    /// Gives Polly's breaker an admitted attempt's outcome: an execution that completes at once (no asynchronous layer),
+    /// which the breaker counts. Polly may refuse it (the circuit opened meanwhile, by a concurrent request): it is then not
+    /// counted, as an attempt Polly had refused to run would not have been.
     /// </summary>
-    private static async ValueTask ReportAsync<T>(ResiliencePipeline pipeline, T result)
+    public ValueTask ReportAsync<T>(CircuitAdmission admission, T result)
         where T : class, ICircuitOutcome
     {
         var context = ResilienceContextPool.Shared.Get();
+        ValueTask<Outcome<T>> execution;
         try
         {
-            var outcome = await pipeline.ExecuteOutcomeAsync<T, T>(
+            execution = admission.Pipeline.ExecuteOutcomeAsync<T, T>(
                 static (_, completed) => new ValueTask<Outcome<T>>(Outcome.FromResult(completed)), context, result);
+        }
+        catch
+        {
+            ResilienceContextPool.Shared.Return(context);
+            Release(admission);
+            throw;
+        }
+        if (!execution.IsCompletedSuccessfully)
+        {
+            return Awaited(execution, context, admission);
+        }
+        Finish(execution.Result, context, admission);
+        return default;
+
+        static async ValueTask Awaited(ValueTask<Outcome<T>> execution, ResilienceContext context, CircuitAdmission admission)
+        {
+            Outcome<T> outcome;
+            try
+            {
+                outcome = await execution;
+            }
+            catch
+            {
+                ResilienceContextPool.Shared.Return(context);
+                Release(admission);
+                throw;
+            }
+            Finish(outcome, context, admission);
+        }
+
+        static void Finish(Outcome<T> outcome, ResilienceContext context, CircuitAdmission admission)
+        {
+            ResilienceContextPool.Shared.Return(context);
+            Release(admission);
             if (outcome.Exception is not (null or BrokenCircuitException or IsolatedCircuitException))
             {
                 outcome.ThrowIfException();
             }
         }
-        finally
+    }
+
+    /// <summary>Ends an admitted attempt that produced no outcome (it threw): a probe slot is given back, nothing is counted.</summary>
+    public static void Release(CircuitAdmission admission)
+    {
+        if (admission.Probe)
         {
-            ResilienceContextPool.Shared.Return(context);
+            Volatile.Write(ref admission.Breaker.Probing, 0);
         }
     }
 
@@ -265,3 +317,6 @@ internal sealed class ProviderCircuitBreakers
         public CircuitBreakerManualControl Control { get; } = new();
     }
 }
+
+/// <summary>An attempt <see cref="ProviderCircuitBreakers.TryAdmit"/> let through: the pipeline that counts its outcome, and whether it is the probe after a break.</summary>
+internal readonly record struct CircuitAdmission(ResiliencePipeline Pipeline, ProviderCircuitBreakers.Breaker Breaker, bool Probe);

@@ -161,6 +161,46 @@ public sealed class ProviderCircuitBreakersTests
     }
 
     [Fact]
+    public async Task AfterBreakDuration_OneProbeAtATime_OthersSkipUntilItsVerdict()
+    {
+        using var host = new ResilienceHost(Toml, new FakeTimeProvider());
+        var breakers = host.Breakers;
+        await RunAsync(breakers, Failed, times: 4);
+        host.Time.Advance(TimeSpan.FromSeconds(5));
+
+        var probeAnswer = new TaskCompletionSource<AttemptRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = breakers.ExecuteAsync(Key, () => new ValueTask<AttemptRecord>(probeAnswer.Task)).AsTask();
+        var ranDuringProbe = false;
+        var (second, _) = await breakers.ExecuteAsync(Key, () =>
+        {
+            ranDuringProbe = true;
+            return new ValueTask<AttemptRecord>(Succeeded);
+        });
+
+        second.Should().BeFalse("the probe's verdict is not in yet");
+        ranDuringProbe.Should().BeFalse();
+        probeAnswer.SetResult(Succeeded);
+        (await probe).Ran.Should().BeTrue();
+        breakers.States.Should().ContainSingle().Which.Should().Be((Key, CircuitState.Closed));
+        (await breakers.ExecuteAsync(Key, () => new ValueTask<AttemptRecord>(Succeeded))).Ran.Should().BeTrue("a closed circuit lets everything through");
+    }
+
+    [Fact]
+    public async Task ProbeThatThrows_GivesTheProbeBack()
+    {
+        using var host = new ResilienceHost(Toml, new FakeTimeProvider());
+        var breakers = host.Breakers;
+        await RunAsync(breakers, Failed, times: 4);
+        host.Time.Advance(TimeSpan.FromSeconds(5));
+
+        var thrown = () => breakers.ExecuteAsync<AttemptRecord>(Key, () => throw new InvalidOperationException("bug in the attempt")).AsTask();
+        await thrown.Should().ThrowAsync<InvalidOperationException>();
+
+        (await breakers.ExecuteAsync(Key, () => new ValueTask<AttemptRecord>(Succeeded))).Ran.Should().BeTrue("the next attempt is the probe");
+        breakers.States.Should().ContainSingle().Which.Should().Be((Key, CircuitState.Closed));
+    }
+
+    [Fact]
     public async Task BreakDuration_IsMeasuredOnTheClockFromDependencyInjection()
     {
         using var host = new ResilienceHost(Toml, new FakeTimeProvider());

@@ -90,25 +90,7 @@ internal static class AnthropicMessagesRequestReader
         var system = ReadSystem(body);
         var messages = ReadMessages(body, ref system);
 
-        var gatewayFields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        foreach (var name in (string[])["tensorzero::variant_name", "tensorzero::dryrun", "tensorzero::episode_id",
-            "tensorzero::tags", "tensorzero::extra_body", "tensorzero::extra_headers"])
-        {
-            if (body.Optional(name) is { } value)
-            {
-                gatewayFields[name] = value.Clone();
-            }
-        }
-        if (modelName is not null && gatewayFields.ContainsKey("tensorzero::variant_name"))
-        {
-            throw new RequestFormatException("'tensorzero::variant_name' cannot be used with a model target ('tensorzero::model_name::...').");
-        }
-        var cache = body.Optional("tensorzero::cache_options") is { } cacheValue
-            ? RequestFieldReader.ReadCacheOptions(cacheValue, "tensorzero::cache_options")
-            : CacheOptions.Default;
-        var credentials = body.Optional("tensorzero::credentials") is { } credentialsValue
-            ? RequestFieldReader.ReadCredentials(credentialsValue, "tensorzero::credentials")
-            : ImmutableDictionary<string, string>.Empty;
+        var (gatewayFields, cache, credentials) = RequestFieldReader.ReadGatewayFields(body, modelName);
 
         return new TypedInferenceRequest
         {

@@ -91,6 +91,36 @@ internal static class RequestFieldReader
         return builder.MoveToImmutable();
     }
 
+    /// <summary>
+    /// The <c>tensorzero::</c> fields a client protocol other than TensorZero's own carries in its body (the Responses
+    /// API, the Anthropic Messages ingress): variant pin, dry run, episode, tags, extra body and headers (kept as JSON for
+    /// the gateway's field checks), cache options and dynamic credentials. A variant pin with a model target is refused.
+    /// </summary>
+    public static (Dictionary<string, JsonElement> Fields, CacheOptions Cache, ImmutableDictionary<string, string> Credentials) ReadGatewayFields(
+        JsonMembers body, string? modelName)
+    {
+        var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var name in (string[])["tensorzero::variant_name", "tensorzero::dryrun", "tensorzero::episode_id",
+            "tensorzero::tags", "tensorzero::extra_body", "tensorzero::extra_headers"])
+        {
+            if (body.Optional(name) is { } value)
+            {
+                fields[name] = value.Clone();
+            }
+        }
+        if (modelName is not null && fields.ContainsKey("tensorzero::variant_name"))
+        {
+            throw new RequestFormatException("'tensorzero::variant_name' cannot be used with a model target ('tensorzero::model_name::...').");
+        }
+        var cache = body.Optional("tensorzero::cache_options") is { } cacheValue
+            ? ReadCacheOptions(cacheValue, "tensorzero::cache_options")
+            : CacheOptions.Default;
+        var credentials = body.Optional("tensorzero::credentials") is { } credentialsValue
+            ? ReadCredentials(credentialsValue, "tensorzero::credentials")
+            : ImmutableDictionary<string, string>.Empty;
+        return (fields, cache, credentials);
+    }
+
     /// <summary><c>{"enabled": "on" | "off" | "read_only" | "write_only", "max_age_s": u32?}</c>; <c>enabled</c> defaults to off, as in TensorZero's code.</summary>
     public static CacheOptions ReadCacheOptions(JsonElement value, string path)
     {

@@ -296,27 +296,7 @@ internal static class AnthropicMessagesRequestReader
         {
             return "";
         }
-        if (content.ValueKind == JsonValueKind.String)
-        {
-            return content.GetString()!;
-        }
-        if (content.ValueKind != JsonValueKind.Array)
-        {
-            throw JsonMembers.Invalid(block.PathOf("content"), content, "a string or a list of content blocks");
-        }
-        var text = new StringBuilder();
-        var index = 0;
-        foreach (var item in content.EnumerateArray())
-        {
-            var part = JsonMembers.Of(item, JsonMembers.Index(block.PathOf("content"), index++));
-            var type = part.RequiredString("type");
-            if (type != "text")
-            {
-                throw new RequestFormatException($"{part.Path}: a tool_result content block of type '{type}' is not supported; only 'text' is.");
-            }
-            text.Append(part.RequiredString("text"));
-        }
-        return text.ToString();
+        return RequestFieldReader.ReadJoinedText(block, "content", content, "a string or a list of content blocks", "text", "a tool_result content block");
     }
 
     /// <summary><c>{"source": {"type": "base64", "media_type", "data"} | {"type": "url", "url"}}</c>.</summary>

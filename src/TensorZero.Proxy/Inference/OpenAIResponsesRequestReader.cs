@@ -342,27 +342,7 @@ internal static class OpenAIResponsesRequestReader
     private static string ReadCallOutput(JsonMembers item)
     {
         var output = item.Required("output", "a string or a sequence of content parts");
-        if (output.ValueKind == JsonValueKind.String)
-        {
-            return output.GetString()!;
-        }
-        if (output.ValueKind != JsonValueKind.Array)
-        {
-            throw JsonMembers.Invalid(item.PathOf("output"), output, "a string or a sequence of content parts");
-        }
-        var text = new StringBuilder();
-        var index = 0;
-        foreach (var partValue in output.EnumerateArray())
-        {
-            var part = JsonMembers.Of(partValue, JsonMembers.Index(item.PathOf("output"), index++));
-            var type = part.RequiredString("type");
-            if (type != "input_text")
-            {
-                throw new RequestFormatException($"{part.Path}: a function call output part of type '{type}' is not supported; only 'input_text' is.");
-            }
-            text.Append(part.RequiredString("text"));
-        }
-        return text.ToString();
+        return RequestFieldReader.ReadJoinedText(item, "output", output, "a string or a sequence of content parts", "input_text", "a function call output part");
     }
 
     /// <summary>A message's <c>content</c>: a string, or input_text / input_image / output_text / refusal parts.</summary>

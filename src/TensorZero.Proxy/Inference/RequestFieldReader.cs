@@ -92,6 +92,41 @@ internal static class RequestFieldReader
     }
 
     /// <summary>
+    /// A value that is a string, or a list of parts of one text type whose texts are joined (an Anthropic tool result's
+    /// content, a Responses function call's output). Any other part type is refused, naming the one accepted.
+    /// </summary>
+    /// <param name="owner">The object holding the value.</param>
+    /// <param name="member">The value's member name.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="expected">What the value must be, for the error.</param>
+    /// <param name="textType">The one part type taken (<c>text</c>, <c>input_text</c>).</param>
+    /// <param name="partName">What a part is called, for the error.</param>
+    public static string ReadJoinedText(JsonMembers owner, string member, JsonElement value, string expected, string textType, string partName)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return value.GetString()!;
+        }
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw JsonMembers.Invalid(owner.PathOf(member), value, expected);
+        }
+        var text = new System.Text.StringBuilder();
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var part = JsonMembers.Of(item, JsonMembers.Index(owner.PathOf(member), index++));
+            var type = part.RequiredString("type");
+            if (type != textType)
+            {
+                throw new RequestFormatException($"{part.Path}: {partName} of type '{type}' is not supported; only '{textType}' is.");
+            }
+            text.Append(part.RequiredString("text"));
+        }
+        return text.ToString();
+    }
+
+    /// <summary>
     /// The <c>tensorzero::</c> fields a client protocol other than TensorZero's own carries in its body (the Responses
     /// API, the Anthropic Messages ingress): variant pin, dry run, episode, tags, extra body and headers (kept as JSON for
     /// the gateway's field checks), cache options and dynamic credentials. A variant pin with a model target is refused.

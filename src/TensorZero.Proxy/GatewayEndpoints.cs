@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using TensorZero.Proxy.Feedback;
+using TensorZero.Proxy.Inference;
 using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Routing;
 
@@ -49,7 +50,7 @@ internal static class GatewayEndpoints
         {
             return Results.Json(ModelObject(id));
         }
-        var body = RouteErrorsMiddleware.Serialize(
+        var body = OpenAIError.SerializeWithParam(
             $"The model '{id}' does not exist. GET /openai/v1/models lists every model that can be used.", "invalid_request_error", "model", "model_not_found");
         return Results.Content(System.Text.Encoding.UTF8.GetString(body), "application/json", System.Text.Encoding.UTF8, StatusCodes.Status404NotFound);
     }

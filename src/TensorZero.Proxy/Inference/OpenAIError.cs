@@ -33,7 +33,13 @@ internal static class OpenAIError
     public static Task BadRequest(HttpContext context, string message, string code = "invalid_request") =>
         WriteAsync(context, StatusCodes.Status400BadRequest, message, "invalid_request_error", code);
 
-    public static byte[] Serialize(string message, string type, string? code)
+    public static byte[] Serialize(string message, string type, string? code) => Serialize(message, type, code, includeParam: false, param: null);
+
+    /// <summary>The shape with <c>param</c>, <c>{"error":{"message","type","param","code"}}</c>, as OpenAI's routing and model lookup errors have it.</summary>
+    public static byte[] SerializeWithParam(string message, string type, string? param, string? code) =>
+        Serialize(message, type, code, includeParam: true, param);
+
+    private static byte[] Serialize(string message, string type, string? code, bool includeParam, string? param)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream, JsonOptions.Writer))
@@ -42,17 +48,26 @@ internal static class OpenAIError
             writer.WriteStartObject("error");
             writer.WriteString("message", message);
             writer.WriteString("type", type);
-            if (code is null)
+            if (includeParam)
             {
-                writer.WriteNull("code");
+                WriteNullable(writer, "param", param);
             }
-            else
-            {
-                writer.WriteString("code", code);
-            }
+            WriteNullable(writer, "code", code);
             writer.WriteEndObject();
             writer.WriteEndObject();
         }
         return stream.ToArray();
+
+        static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
+        {
+            if (value is null)
+            {
+                writer.WriteNull(name);
+            }
+            else
+            {
+                writer.WriteString(name, value);
+            }
+        }
     }
 }

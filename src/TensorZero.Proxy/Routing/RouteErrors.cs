@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -6,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
+using TensorZero.Proxy.Inference;
 
 namespace TensorZero.Proxy.Routing;
 
@@ -73,12 +73,12 @@ internal sealed class RouteErrorsMiddleware
         byte[] body;
         if (response.StatusCode == StatusCodes.Status404NotFound)
         {
-            body = Serialize($"Invalid URL ({method} {path}): no such endpoint.", "invalid_request_error", null, "not_found");
+            body = OpenAIError.SerializeWithParam($"Invalid URL ({method} {path}): no such endpoint.", "invalid_request_error", null, "not_found");
         }
         else
         {
             var allowed = response.Headers.Allow.ToString();
-            body = Serialize($"Method {method} is not allowed on {path}" + (allowed.Length > 0 ? $" (allowed: {allowed})." : "."),
+            body = OpenAIError.SerializeWithParam($"Method {method} is not allowed on {path}" + (allowed.Length > 0 ? $" (allowed: {allowed})." : "."),
                 "invalid_request_error", null, "method_not_allowed");
         }
         response.ContentType = "application/json";
@@ -131,38 +131,6 @@ internal sealed class RouteErrorsMiddleware
     private static bool IsGatewayEndpoint(Endpoint endpoint) =>
         endpoint.Metadata.GetMetadata<TensorZeroEndpointMetadata>() is not null
         || (endpoint.Metadata.GetMetadata<RouteModel>() is { } route && TensorZeroRoutes.GetKind(route.Config) is not null);
-
-    /// <summary>OpenAI's error shape with <c>param</c>: <c>{"error":{"message","type","param","code"}}</c>.</summary>
-    internal static byte[] Serialize(string message, string type, string? param, string? code)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, JsonOptions.Writer))
-        {
-            writer.WriteStartObject();
-            writer.WriteStartObject("error");
-            writer.WriteString("message", message);
-            writer.WriteString("type", type);
-            if (param is null)
-            {
-                writer.WriteNull("param");
-            }
-            else
-            {
-                writer.WriteString("param", param);
-            }
-            if (code is null)
-            {
-                writer.WriteNull("code");
-            }
-            else
-            {
-                writer.WriteString("code", code);
-            }
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-        }
-        return stream.ToArray();
-    }
 }
 
 /// <summary>Puts <see cref="RouteErrorsMiddleware"/> around the host's whole pipeline (registered by <c>AddTensorZero()</c>).</summary>

@@ -23,12 +23,6 @@ internal static class AnthropicMessagesRequestReader
     /// <summary>Fields accepted and not acted on (reported in <c>x-tensorzero-warning</c>).</summary>
     private static readonly string[] IgnoredFields = ["top_k", "metadata"];
 
-    private static readonly string[] TensorZeroFields =
-    [
-        "tensorzero::variant_name", "tensorzero::dryrun", "tensorzero::episode_id", "tensorzero::tags",
-        "tensorzero::extra_body", "tensorzero::extra_headers", "tensorzero::cache_options", "tensorzero::credentials",
-    ];
-
     /// <summary>Reads a body; on failure <paramref name="error"/> is the 400 and its message.</summary>
     public static bool TryRead(byte[] body, out TypedInferenceRequest? request, out RequestError? error) =>
         RequestError.TryParseBody(body, Read, out request, out error);
@@ -36,7 +30,7 @@ internal static class AnthropicMessagesRequestReader
     private static TypedInferenceRequest Read(JsonElement root)
     {
         var body = JsonMembers.Of(root, "", "an object");
-        var unknown = body.Names.Where(n => Array.IndexOf(Fields, n) < 0 && Array.IndexOf(TensorZeroFields, n) < 0).ToArray();
+        var unknown = body.Names.Where(n => Array.IndexOf(Fields, n) < 0 && Array.IndexOf(RequestFieldReader.GatewayFieldNames, n) < 0).ToArray();
         if (unknown.Length > 0)
         {
             throw new RequestFormatException($"{unknown[0]}: Extra inputs are not permitted");

@@ -44,13 +44,6 @@ internal static class OpenAIResponsesRequestReader
         "include", "truncation", "stream_options", "safety_identifier", "prompt_cache_key", "max_tool_calls", "top_logprobs",
     ];
 
-    /// <summary>The <c>tensorzero::*</c> fields the Responses ingress accepts.</summary>
-    private static readonly string[] TensorZeroFields =
-    [
-        "tensorzero::variant_name", "tensorzero::dryrun", "tensorzero::episode_id", "tensorzero::tags",
-        "tensorzero::extra_body", "tensorzero::extra_headers", "tensorzero::cache_options", "tensorzero::credentials",
-    ];
-
     /// <summary>Reads a body; on failure <paramref name="error"/> is the 400 and its message.</summary>
     public static bool TryRead(byte[] body, out TypedInferenceRequest? request, out RequestError? error) =>
         RequestError.TryParseBody(body, Read, out request, out error);
@@ -58,7 +51,7 @@ internal static class OpenAIResponsesRequestReader
     private static TypedInferenceRequest Read(JsonElement root)
     {
         var body = JsonMembers.Of(root, "", "a Responses API request object");
-        var unknown = body.Names.Where(n => Array.IndexOf(Fields, n) < 0 && Array.IndexOf(TensorZeroFields, n) < 0).ToArray();
+        var unknown = body.Names.Where(n => Array.IndexOf(Fields, n) < 0 && Array.IndexOf(RequestFieldReader.GatewayFieldNames, n) < 0).ToArray();
         if (unknown.Length > 0)
         {
             throw new RequestFormatException($"Unknown or unsupported parameter(s): {string.Join(", ", unknown.Select(n => $"'{n}'"))}.");

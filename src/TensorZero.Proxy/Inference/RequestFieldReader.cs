@@ -126,6 +126,16 @@ internal static class RequestFieldReader
         return text.ToString();
     }
 
+    /// <summary>The <c>tensorzero::</c> fields of the other client protocols kept as JSON for the gateway's field checks.</summary>
+    private static readonly string[] GatewayJsonFieldNames =
+    [
+        "tensorzero::variant_name", "tensorzero::dryrun", "tensorzero::episode_id", "tensorzero::tags",
+        "tensorzero::extra_body", "tensorzero::extra_headers",
+    ];
+
+    /// <summary>The <c>tensorzero::</c> fields the other client protocols accept (<see cref="ReadGatewayFields"/> reads them).</summary>
+    public static readonly string[] GatewayFieldNames = [.. GatewayJsonFieldNames, "tensorzero::cache_options", "tensorzero::credentials"];
+
     /// <summary>
     /// The <c>tensorzero::</c> fields a client protocol other than TensorZero's own carries in its body (the Responses
     /// API, the Anthropic Messages ingress): variant pin, dry run, episode, tags, extra body and headers (kept as JSON for
@@ -135,8 +145,7 @@ internal static class RequestFieldReader
         JsonMembers body, string? modelName)
     {
         var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        foreach (var name in (string[])["tensorzero::variant_name", "tensorzero::dryrun", "tensorzero::episode_id",
-            "tensorzero::tags", "tensorzero::extra_body", "tensorzero::extra_headers"])
+        foreach (var name in GatewayJsonFieldNames)
         {
             if (body.Optional(name) is { } value)
             {

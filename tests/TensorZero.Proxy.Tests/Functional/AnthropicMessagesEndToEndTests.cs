@@ -18,37 +18,7 @@ namespace TensorZero.Proxy.Tests.Functional;
 /// </summary>
 public sealed class AnthropicMessagesEndToEndTests
 {
-    private const string Toml = """
-        [models.dummy]
-        routing = ["dummy"]
-        [models.dummy.providers.dummy]
-        type = "dummy"
-        model_name = "test"
-
-        [models.tool]
-        routing = ["dummy"]
-        [models.tool.providers.dummy]
-        type = "dummy"
-        model_name = "tool"
-
-        [models.echo]
-        routing = ["dummy"]
-        [models.echo.providers.dummy]
-        type = "dummy"
-        model_name = "echo_request_messages"
-
-        [models.broken]
-        routing = ["dummy"]
-        [models.broken.providers.dummy]
-        type = "dummy"
-        model_name = "error"
-
-        [functions.basic]
-        type = "chat"
-        [functions.basic.variants.v1]
-        type = "chat_completion"
-        model = "dummy"
-        """;
+    private const string Toml = TestConfigs.DummyProtocolModels;
 
     private static AnthropicClient Client(TestGateway gateway) => new(new ClientOptions
     {

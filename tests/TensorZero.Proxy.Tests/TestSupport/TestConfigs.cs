@@ -4,6 +4,42 @@ namespace TensorZero.Proxy.Tests.TestSupport;
 internal static class TestConfigs
 {
     /// <summary>
+    /// Dummy models for the client-protocol tests (Responses, Anthropic Messages): <c>dummy</c> (text), <c>tool</c> (a tool
+    /// call), <c>echo</c> (echoes the messages it got), <c>broken</c> (fails), and function <c>basic</c> on <c>dummy</c>.
+    /// </summary>
+    public const string DummyProtocolModels = """
+        [models.dummy]
+        routing = ["dummy"]
+        [models.dummy.providers.dummy]
+        type = "dummy"
+        model_name = "test"
+
+        [models.tool]
+        routing = ["dummy"]
+        [models.tool.providers.dummy]
+        type = "dummy"
+        model_name = "tool"
+
+        [models.echo]
+        routing = ["dummy"]
+        [models.echo.providers.dummy]
+        type = "dummy"
+        model_name = "echo_request_messages"
+
+        [models.broken]
+        routing = ["dummy"]
+        [models.broken.providers.dummy]
+        type = "dummy"
+        model_name = "error"
+
+        [functions.basic]
+        type = "chat"
+        [functions.basic.variants.v1]
+        type = "chat_completion"
+        model = "dummy"
+        """;
+
+    /// <summary>
     /// <c>[models.M.providers.P]</c> of type openai at <paramref name="apiBase"/>, without credential; its upstream
     /// model name is <paramref name="modelName"/>, by default "P-upstream". <paramref name="extra"/> adds lines.
     /// </summary>

@@ -3,9 +3,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -186,55 +183,33 @@ public sealed class RouteErrorsAndModelsEndToEndTests
     }
 
     /// <summary>A host's app with its own endpoint and a TensorZero route of its own at <c>/llm/chat</c>, plus the plugin.</summary>
-    private sealed class HostApp : IAsyncDisposable
+    private static class HostApp
     {
-        private readonly TempDirectory _data;
-
-        private HostApp(WebApplication app, TempDirectory data)
-        {
-            App = app;
-            _data = data;
-            Client = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
-        }
-
-        public WebApplication App { get; }
-
-        public HttpClient Client { get; }
-
-        public static async Task<HostApp> StartAsync()
+        public static Task<PluginHostApp> StartAsync()
         {
             var data = new TempDirectory();
             var config = data.Write("tensorzero.toml", Toml);
-            var builder = WebApplication.CreateBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            return PluginHostApp.StartAsync(data, builder =>
             {
-                ["TensorZero:ConfigFile"] = config,
-                ["TensorZero:Observability:DataDir"] = Path.Combine(data.Root, "data"),
+                builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["TensorZero:ConfigFile"] = config,
+                    ["TensorZero:Observability:DataDir"] = Path.Combine(data.Root, "data"),
+                });
+                RouteConfig llm = new()
+                {
+                    RouteId = "llm",
+                    ClusterId = TensorZeroRoutes.ClusterId,
+                    Match = new RouteMatch { Path = "/llm/chat", Methods = ["POST"] },
+                    Metadata = new Dictionary<string, string> { [TensorZeroRoutes.MetadataKey] = TensorZeroRoutes.ChatCompletions },
+                };
+                builder.Services.AddReverseProxy().LoadFromMemory([llm], []).AddTensorZero();
+            }, app =>
+            {
+                app.MapGet("/host/items", () => "host items");
+                app.MapTensorZeroEndpoints();
+                app.MapReverseProxy(pipeline => pipeline.UseTensorZero());
             });
-            RouteConfig llm = new()
-            {
-                RouteId = "llm",
-                ClusterId = TensorZeroRoutes.ClusterId,
-                Match = new RouteMatch { Path = "/llm/chat", Methods = ["POST"] },
-                Metadata = new Dictionary<string, string> { [TensorZeroRoutes.MetadataKey] = TensorZeroRoutes.ChatCompletions },
-            };
-            builder.Services.AddReverseProxy().LoadFromMemory([llm], []).AddTensorZero();
-            var app = builder.Build();
-            app.MapGet("/host/items", () => "host items");
-            app.MapTensorZeroEndpoints();
-            app.MapReverseProxy(pipeline => pipeline.UseTensorZero());
-            await app.StartAsync();
-            return new HostApp(app, data);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Client.Dispose();
-            await App.StopAsync();
-            await App.DisposeAsync();
-            _data.Dispose();
         }
     }
 }

@@ -5,9 +5,6 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -151,74 +148,52 @@ public sealed class PluginSurfaceTests
     }
 
     /// <summary>A host's own YARP app: its routes and a header transform, an API-key scheme, a policy, then TensorZero.</summary>
-    private sealed class HostApp : IAsyncDisposable
+    private static class HostApp
     {
-        private readonly TempDirectory _data;
-
-        private HostApp(WebApplication app, TempDirectory data)
-        {
-            App = app;
-            _data = data;
-            Client = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
-        }
-
-        public WebApplication App { get; }
-
-        public HttpClient Client { get; }
-
-        public static async Task<HostApp> StartAsync(
+        public static Task<PluginHostApp> StartAsync(
             Action<TensorZeroOptions>? configure, IReadOnlyList<RouteConfig>? routes = null, IReadOnlyList<ClusterConfig>? clusters = null,
             bool requireAuthorizationOnEndpoints = false, IReadOnlyDictionary<string, string?>? settings = null)
         {
             var data = new TempDirectory();
-            var builder = WebApplication.CreateBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            return PluginHostApp.StartAsync(data, builder =>
             {
-                ["TensorZero:ConfigFile"] = RepoPaths.Config("tensorzero.toml"),
-                ["TensorZero:Observability:DataDir"] = data.Root,
-            });
-            if (settings is not null)
-            {
-                builder.Configuration.AddInMemoryCollection(settings);
-            }
-            builder.Services.AddAuthentication(HeaderKeyHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, HeaderKeyHandler>(HeaderKeyHandler.SchemeName, null);
-            builder.Services.AddAuthorizationBuilder().AddPolicy("llm-users", policy => policy.RequireAuthenticatedUser());
-            builder.Services.AddReverseProxy()
-                .LoadFromMemory(routes ?? [], clusters ?? [])
-                .AddTransforms(context =>
+                builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
                 {
-                    if (context.Route.RouteId == "legacy")
+                    ["TensorZero:ConfigFile"] = RepoPaths.Config("tensorzero.toml"),
+                    ["TensorZero:Observability:DataDir"] = data.Root,
+                });
+                if (settings is not null)
+                {
+                    builder.Configuration.AddInMemoryCollection(settings);
+                }
+                builder.Services.AddAuthentication(HeaderKeyHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, HeaderKeyHandler>(HeaderKeyHandler.SchemeName, null);
+                builder.Services.AddAuthorizationBuilder().AddPolicy("llm-users", policy => policy.RequireAuthenticatedUser());
+                builder.Services.AddReverseProxy()
+                    .LoadFromMemory(routes ?? [], clusters ?? [])
+                    .AddTransforms(context =>
                     {
-                        context.AddPathRemovePrefix("/legacy");
-                        context.AddRequestHeader("x-host-transform", "applied");
-                    }
-                })
-                .AddTensorZero(configure);
-            var app = builder.Build();
-            app.UseAuthentication();
-            app.UseAuthorization();
-            var endpoints = app.MapTensorZeroEndpoints();
-            if (requireAuthorizationOnEndpoints)
+                        if (context.Route.RouteId == "legacy")
+                        {
+                            context.AddPathRemovePrefix("/legacy");
+                            context.AddRequestHeader("x-host-transform", "applied");
+                        }
+                    })
+                    .AddTensorZero(configure);
+            }, app =>
             {
-                endpoints.RequireAuthorization("llm-users");
-            }
-            app.MapReverseProxy(pipeline =>
-            {
-                pipeline.UseTensorZero();
-                pipeline.UseLoadBalancing();
+                app.UseAuthentication();
+                app.UseAuthorization();
+                var endpoints = app.MapTensorZeroEndpoints();
+                if (requireAuthorizationOnEndpoints)
+                {
+                    endpoints.RequireAuthorization("llm-users");
+                }
+                app.MapReverseProxy(pipeline =>
+                {
+                    pipeline.UseTensorZero();
+                    pipeline.UseLoadBalancing();
+                });
             });
-            await app.StartAsync();
-            return new HostApp(app, data);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Client.Dispose();
-            await App.StopAsync();
-            await App.DisposeAsync();
-            _data.Dispose();
         }
     }
 

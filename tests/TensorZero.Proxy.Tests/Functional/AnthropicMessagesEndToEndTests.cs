@@ -301,23 +301,10 @@ public sealed class AnthropicMessagesEndToEndTests
         ShouldBeRecorded(gateway, response.Headers.GetValues("x-tensorzero-inference-id").Single(), "recorded words");
     }
 
-    /// <summary>The rows of <paramref name="table"/> queued in the gateway's data folder (the embedded store).</summary>
-    private static List<JsonElement> QueuedRows(TestGateway gateway, TensorZero.Proxy.Observability.RecordTable table)
-    {
-        var folder = Path.Combine(gateway.DataDir, TensorZero.Proxy.Observability.RecordTables.Name(table));
-        var rows = new List<JsonElement>();
-        foreach (var file in Directory.Exists(folder) ? Directory.GetFiles(folder, "*" + TensorZero.Proxy.Observability.SegmentQueue.Extension).Order(StringComparer.Ordinal).ToArray() : Array.Empty<string>())
-        {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            rows.AddRange(Observability.ObservabilityFixtures.Rows(reader.ReadToEnd()));
-        }
-        return rows;
-    }
 
     private static void ShouldBeRecorded(TestGateway gateway, string inferenceId, string text)
     {
-        var row = QueuedRows(gateway, TensorZero.Proxy.Observability.RecordTable.ChatInference).Should().ContainSingle().Subject;
+        var row = Observability.ObservabilityFixtures.QueuedRows(gateway, TensorZero.Proxy.Observability.RecordTable.ChatInference).Should().ContainSingle().Subject;
         row.GetProperty("id").GetString().Should().Be(inferenceId);
         row.GetProperty("model").GetString().Should().Be("up");
         row.GetProperty("model_name").GetString().Should().Be("up");
@@ -326,7 +313,7 @@ public sealed class AnthropicMessagesEndToEndTests
         row.GetProperty("output_tokens").GetInt32().Should().Be(3);
         row.GetProperty("output").GetString().Should().Contain(text);
         row.GetProperty("tags.key").EnumerateArray().Select(k => k.GetString()).Should().Contain("team");
-        QueuedRows(gateway, TensorZero.Proxy.Observability.RecordTable.ModelInference).Should().ContainSingle()
+        Observability.ObservabilityFixtures.QueuedRows(gateway, TensorZero.Proxy.Observability.RecordTable.ModelInference).Should().ContainSingle()
             .Which.GetProperty("inference_id").GetString().Should().Be(inferenceId);
     }
 }

@@ -51,23 +51,6 @@ public sealed class FeedbackEndToEndTests : IAsyncLifetime
         return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
-    /// <summary>The rows in a table's queue files (shipped nowhere without ClickHouse).</summary>
-    private static List<JsonElement> QueuedRows(TestGateway gateway, RecordTable table)
-    {
-        var folder = Path.Combine(gateway.DataDir, table.Name());
-        if (!Directory.Exists(folder))
-        {
-            return [];
-        }
-        var rows = new List<JsonElement>();
-        foreach (var file in Directory.GetFiles(folder, "*" + SegmentQueue.Extension).Order(StringComparer.Ordinal))
-        {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            rows.AddRange(Rows(reader.ReadToEnd()));
-        }
-        return rows;
-    }
 
     private static Dictionary<string, string> Tags(JsonElement row) =>
         row.GetProperty("tags.key").EnumerateArray().Zip(row.GetProperty("tags.value").EnumerateArray())

@@ -90,9 +90,9 @@ public sealed class ClickHouseEmbeddingsTests
         var id = await EmbedAsync(gateway);
         await EmbedAsync(gateway, ""","tensorzero::dryrun":true""");
 
-        ShouldBeTheEmbeddingRow(QueuedRows(gateway, RecordTable.EmbeddingInference).Should().ContainSingle("a dry run records nothing").Subject, id);
-        ShouldBeTheAttempts(QueuedRows(gateway, RecordTable.ModelInference), id);
-        QueuedRows(gateway, RecordTable.ChatInference).Should().BeEmpty();
+        ShouldBeTheEmbeddingRow(ObservabilityFixtures.QueuedRows(gateway, RecordTable.EmbeddingInference).Should().ContainSingle("a dry run records nothing").Subject, id);
+        ShouldBeTheAttempts(ObservabilityFixtures.QueuedRows(gateway, RecordTable.ModelInference), id);
+        ObservabilityFixtures.QueuedRows(gateway, RecordTable.ChatInference).Should().BeEmpty();
     }
 
     [Fact]
@@ -120,20 +120,4 @@ public sealed class ClickHouseEmbeddingsTests
         }
     }
 
-    private static List<JsonElement> QueuedRows(TestGateway gateway, RecordTable table)
-    {
-        var folder = Path.Combine(gateway.DataDir, table.Name());
-        if (!Directory.Exists(folder))
-        {
-            return [];
-        }
-        var rows = new List<JsonElement>();
-        foreach (var file in Directory.GetFiles(folder, "*" + SegmentQueue.Extension).Order(StringComparer.Ordinal))
-        {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            rows.AddRange(Rows(reader.ReadToEnd()));
-        }
-        return rows;
-    }
 }

@@ -143,6 +143,24 @@ internal static class ObservabilityFixtures
         return ((int)response.StatusCode, id, text);
     }
 
+    /// <summary>The rows in a table's queue files under the gateway's data folder (shipped nowhere without ClickHouse).</summary>
+    public static List<JsonElement> QueuedRows(TestGateway gateway, TensorZero.Proxy.Observability.RecordTable table)
+    {
+        var folder = Path.Combine(gateway.DataDir, TensorZero.Proxy.Observability.RecordTables.Name(table));
+        if (!Directory.Exists(folder))
+        {
+            return [];
+        }
+        var rows = new List<JsonElement>();
+        foreach (var file in Directory.GetFiles(folder, "*" + TensorZero.Proxy.Observability.SegmentQueue.Extension).Order(StringComparer.Ordinal))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            rows.AddRange(Rows(reader.ReadToEnd()));
+        }
+        return rows;
+    }
+
     /// <summary>Rows of a JSONEachRow answer.</summary>
     public static List<JsonElement> Rows(string jsonEachRow) =>
         [.. jsonEachRow.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement)];

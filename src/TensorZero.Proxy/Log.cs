@@ -111,4 +111,7 @@ internal static partial class Log
 
     [LoggerMessage(200, LogLevel.Debug, "Attempt at provider '{Provider}' of model '{Model}': {Outcome} (status {Status}) after {ElapsedMs} ms")]
     public static partial void AttemptFinished(ILogger logger, string provider, string model, AttemptOutcome outcome, int? status, long elapsedMs);
+
+    [LoggerMessage(500, LogLevel.Information, "Valkey/Redis store {Url}: connected at start {Connected} (reconnects in the background when not)")]
+    public static partial void ValkeyConnecting(ILogger logger, string url, bool connected);
 }

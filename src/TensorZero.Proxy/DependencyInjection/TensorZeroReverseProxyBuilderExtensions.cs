@@ -67,6 +67,8 @@ public static class TensorZeroReverseProxyBuilderExtensions
         services.AddSingleton(sp => new TensorZeroGateway(sp.GetRequiredService<GatewayRuntimeAccessor>()));
         services.AddSingleton<DummyModels>();
         services.AddSingleton<ModelInferenceCache>();
+        // The store the replicas share (API keys, rate limits, cache); connects on first use.
+        services.AddSingleton<TensorZero.Proxy.Valkey.ValkeyStore>();
         services.AddTensorZeroResilience();
         services.AddSingleton<ModelRunner>();
         services.AddSingleton<TensorZero.Proxy.Embeddings.EmbeddingsEndpoint>();

@@ -153,7 +153,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return info;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

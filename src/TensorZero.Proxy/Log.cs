@@ -114,4 +114,7 @@ internal static partial class Log
 
     [LoggerMessage(500, LogLevel.Information, "Valkey/Redis store {Url}: connected at start {Connected} (reconnects in the background when not)")]
     public static partial void ValkeyConnecting(ILogger logger, string url, bool connected);
+
+    [LoggerMessage(550, LogLevel.Warning, "Model inference cache store failed ({Error}); requests go on as cache misses (logged at most every 30 s)")]
+    public static partial void CacheStoreFailed(ILogger logger, string error);
 }

@@ -77,7 +77,7 @@ internal sealed record GatewaySettings
     /// </summary>
     public string? TemplateBaseDirectory { get; init; }
 
-    /// <summary><c>[gateway.cache]</c> (parsed only).</summary>
+    /// <summary><c>[gateway.cache]</c>: where the model inference cache lives (ModelInferenceCache.StoreFor).</summary>
     public CacheSettings Cache { get; init; } = CacheSettings.Default;
 
     /// <summary>

@@ -56,6 +56,8 @@ public static class TensorZeroReverseProxyBuilderExtensions
             var source = sp.GetRequiredService<GatewayConfigSource>();
             var config = ConfigLoader.LoadFile(source.Path);
             var runtime = GatewayRuntime.Build(config, source.Environment);
+            // A configured shared cache store that is missing is an operator's mistake, not a silent memory cache.
+            sp.GetRequiredService<ModelInferenceCache>().Require(config.Gateway.Cache);
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TensorZero.Proxy");
             Log.ConfigLoaded(logger, source.Path, config.Models.Count);
             foreach (var warning in config.Warnings)

@@ -2,7 +2,11 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Functions;
+using TensorZero.Proxy.Valkey;
 
 namespace TensorZero.Proxy.Inference;
 
@@ -16,31 +20,59 @@ internal sealed record CachedModelOutput(ImmutableArray<ContentBlock> Output, Fi
     public ImmutableArray<ProviderChunk> Chunks { get; init; } = [];
 }
 
+/// <summary>Where the model inference cache lives for a configuration.</summary>
+internal enum CacheStore
+{
+    /// <summary><c>[gateway.cache] enabled = false</c>: nothing is read or written.</summary>
+    None,
+
+    /// <summary>This replica's memory (no shared store configured).</summary>
+    Memory,
+
+    /// <summary>The Valkey/Redis store the replicas share (<c>TENSORZERO_VALKEY_CACHE_URL</c>, else <c>TENSORZERO_VALKEY_URL</c>).</summary>
+    Valkey,
+}
+
 /// <summary>
 /// TensorZero's model inference cache (<c>tensorzero::cache_options</c>), exact match per model provider request: the
 /// key is a SHA-256 of the model, the provider and the request the provider is sent (a stream and a completion are
-/// different requests, as in TensorZero; a streamed entry replays its chunks). A hit answers without calling the provider, with zero
-/// usage, as TensorZero's does. This replica's memory holds it, bounded: the oldest entries go first. Issue 20 moves it
-/// to a store shared by replicas.
+/// different requests, as in TensorZero; a streamed entry replays its chunks). A hit answers without calling the
+/// provider, with zero usage, as TensorZero's does. With a Valkey/Redis store configured (and <c>[gateway.cache]</c>
+/// not pointing elsewhere) the entries live there, shared by every replica, for <c>gateway.cache.valkey.ttl_s</c>
+/// (24 hours by default); otherwise in this replica's memory, bounded, the oldest going first. The cache is a speed-up,
+/// never a failure: a store that is down reads as a miss, and a write is sent without waiting for it.
 /// </summary>
 internal sealed class ModelInferenceCache
 {
-    /// <summary>Entries kept at most; beyond it the oldest are dropped.</summary>
+    /// <summary>Entries kept at most in memory; beyond it the oldest are dropped.</summary>
     public const int MaxEntries = 4096;
 
     /// <summary>Answers larger than this (raw response characters) are not kept: a cache is for the common small answer.</summary>
     public const int MaxRawResponseLength = 256 * 1024;
 
+    /// <summary>The prefix of the cache's keys in the shared store (the format's version is in each entry).</summary>
+    public const string KeyPrefix = "tensorzero_proxy_cache:";
+
+    /// <summary>TensorZero's default lifetime of an entry in Valkey (<c>gateway.cache.valkey.ttl_s</c>).</summary>
+    public static readonly TimeSpan DefaultValkeyTtl = TimeSpan.FromHours(24);
+
+    private static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(30);
+
     private readonly ConcurrentDictionary<string, CachedModelOutput> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _order = new();
     private readonly TimeProvider _time;
+    private readonly ValkeyStore _store;
+    private readonly ILogger _logger;
+    private long _lastWarning = long.MinValue;
 
-    public ModelInferenceCache(TimeProvider time)
+    public ModelInferenceCache(TimeProvider time, ValkeyStore store, ILogger<ModelInferenceCache> logger)
     {
         _time = time;
+        _store = store;
+        _logger = logger;
     }
 
-    /// <summary>Entries held now.</summary>
+    /// <summary>Entries held in this replica's memory now.</summary>
     public int Count => _entries.Count;
 
     /// <summary>
@@ -67,29 +99,86 @@ internal sealed class ModelInferenceCache
     /// <summary>Whether the options write the cache (<c>on</c>, <c>write_only</c>).</summary>
     public static bool Writes(CacheOptions options) => options.Mode is CacheMode.On or CacheMode.WriteOnly;
 
-    /// <summary>An entry no older than <c>max_age_s</c> (any age when unset).</summary>
-    public bool TryGet(string key, CacheOptions options, out CachedModelOutput? entry)
+    /// <summary>
+    /// The store <paramref name="settings"/> select, as TensorZero: <c>enabled = false</c> none; <c>backend = "valkey"</c>
+    /// the shared store (start-up requires it, <see cref="Require"/>); <c>auto</c> (or unset) the shared store when one is
+    /// configured, else memory. <c>backend = "clickhouse"</c> keeps memory: this gateway does not cache in ClickHouse.
+    /// </summary>
+    public CacheStore StoreFor(CacheSettings settings) => settings switch
     {
-        if (!_entries.TryGetValue(key, out entry))
+        { Enabled: false } => CacheStore.None,
+        { Backend: CacheBackend.ClickHouse } => CacheStore.Memory,
+        _ when _store.IsCacheConfigured => CacheStore.Valkey,
+        _ => CacheStore.Memory,
+    };
+
+    /// <summary>Fails start-up (or a reload) when <c>backend = "valkey"</c> is set and no store is.</summary>
+    public void Require(CacheSettings settings)
+    {
+        if (settings is { Enabled: not false, Backend: CacheBackend.Valkey } && !_store.IsCacheConfigured)
         {
-            return false;
+            _store.Require("gateway.cache.backend = \"valkey\"");
         }
-        if (options.MaxAgeSeconds is { } maxAge && _time.GetUtcNow() - entry.StoredAt > TimeSpan.FromSeconds(maxAge))
-        {
-            entry = null;
-            return false;
-        }
-        return true;
     }
 
-    /// <summary>Stores an answer (a later answer to the same request replaces it).</summary>
-    public void Set(string key, CachedModelOutput entry)
+    /// <summary>An entry no older than <c>max_age_s</c> (any age when unset), or null.</summary>
+    public ValueTask<CachedModelOutput?> GetAsync(string key, CacheOptions options, CacheSettings settings) => StoreFor(settings) switch
+    {
+        CacheStore.Memory => ValueTask.FromResult(_entries.TryGetValue(key, out var entry) && Fresh(entry, options) ? entry : null),
+        CacheStore.Valkey => GetSharedAsync(key, options),
+        _ => ValueTask.FromResult<CachedModelOutput?>(null),
+    };
+
+    /// <summary>Stores an answer (a later answer to the same request replaces it), without waiting for the store.</summary>
+    public void Set(string key, CachedModelOutput entry, CacheSettings settings)
     {
         if (entry.RawResponse.Length > MaxRawResponseLength)
         {
             return;
         }
         entry = entry with { StoredAt = _time.GetUtcNow() };
+        switch (StoreFor(settings))
+        {
+            case CacheStore.Memory:
+                SetInMemory(key, entry);
+                break;
+            case CacheStore.Valkey:
+                try
+                {
+                    // Fire and forget: the client's answer never waits for the cache.
+                    _store.CacheDatabase.StringSet(KeyPrefix + key, CachedModelOutputJson.Serialize(entry), settings.ValkeyTtl ?? DefaultValkeyTtl,
+                        When.Always, CommandFlags.FireAndForget);
+                }
+                catch (RedisException ex)
+                {
+                    Warn(ex);
+                }
+                break;
+        }
+    }
+
+    private async ValueTask<CachedModelOutput?> GetSharedAsync(string key, CacheOptions options)
+    {
+        RedisValue value;
+        try
+        {
+            value = await _store.CacheDatabase.StringGetAsync(KeyPrefix + key);
+        }
+        catch (RedisException ex)
+        {
+            Warn(ex);
+            return null;
+        }
+        return value.HasValue && CachedModelOutputJson.TryDeserialize((ReadOnlyMemory<byte>)value, out var entry) && Fresh(entry!, options)
+            ? entry
+            : null;
+    }
+
+    private bool Fresh(CachedModelOutput entry, CacheOptions options) =>
+        options.MaxAgeSeconds is not { } maxAge || _time.GetUtcNow() - entry.StoredAt <= TimeSpan.FromSeconds(maxAge);
+
+    private void SetInMemory(string key, CachedModelOutput entry)
+    {
         if (_entries.TryAdd(key, entry))
         {
             _order.Enqueue(key);
@@ -101,6 +190,18 @@ internal sealed class ModelInferenceCache
         else
         {
             _entries[key] = entry;
+        }
+    }
+
+    /// <summary>One warning per interval while the store fails: the requests go on as misses.</summary>
+    private void Warn(RedisException ex)
+    {
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastWarning);
+        if ((last == long.MinValue || _time.GetElapsedTime(last, now) >= WarningInterval)
+            && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        {
+            Log.CacheStoreFailed(_logger, ex.Message);
         }
     }
 }

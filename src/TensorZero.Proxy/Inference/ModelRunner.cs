@@ -145,11 +145,11 @@ internal sealed class ModelRunner
             var set = new DeadlineSet(deadlines);
 
             AttemptRecord record;
-            var cacheKey = provider.IsImplemented ? CacheKey(inference, model, provider) : null;
+            var cacheKey = provider.IsImplemented && _cache.StoreFor(runtime.Config.Gateway.Cache) != CacheStore.None ? CacheKey(inference, model, provider) : null;
             if (cacheKey is not null && ModelInferenceCache.Reads(inference.Typed!.Request.Cache)
-                && _cache.TryGet(cacheKey, inference.Typed.Request.Cache, out var cached))
+                && await _cache.GetAsync(cacheKey, inference.Typed.Request.Cache, runtime.Config.Gateway.Cache) is { } cached)
             {
-                record = await AnswerFromCacheAsync(context, inference, new AttemptTarget(variant, model, provider), cached!);
+                record = await AnswerFromCacheAsync(context, inference, new AttemptTarget(variant, model, provider), cached);
             }
             else if (!provider.IsImplemented)
             {
@@ -196,7 +196,7 @@ internal sealed class ModelRunner
             if (record.Outcome == AttemptOutcome.Ok && cacheKey is not null && !record.CacheHit
                 && ModelInferenceCache.Writes(inference.Typed!.Request.Cache) && inference.Typed.LastOutput is { } output)
             {
-                _cache.Set(cacheKey, output);
+                _cache.Set(cacheKey, output, runtime.Config.Gateway.Cache);
             }
             switch (record.Outcome)
             {

@@ -94,7 +94,10 @@ internal sealed class RedisTestServer : IAsyncDisposable
     }
 
     /// <summary>Sends one inline command; returns the first reply line (e.g. <c>+PONG</c>), or null when nothing listens.</summary>
-    public async Task<string?> CommandAsync(string command)
+    public async Task<string?> CommandAsync(string command) => (await ReplyAsync(command))?.Split("\r\n")[0];
+
+    /// <summary>Sends one inline command; returns the raw reply (a bulk string's value is on its second line), or null when nothing listens.</summary>
+    public async Task<string?> ReplyAsync(string command)
     {
         try
         {
@@ -104,7 +107,7 @@ internal sealed class RedisTestServer : IAsyncDisposable
             await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"));
             var buffer = new byte[4096];
             var read = await stream.ReadAsync(buffer);
-            return read == 0 ? null : Encoding.ASCII.GetString(buffer, 0, read).Split("\r\n")[0];
+            return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
         }
         catch (SocketException)
         {

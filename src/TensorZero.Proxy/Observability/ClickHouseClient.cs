@@ -222,12 +222,9 @@ internal static partial class ClickHouseMigrations
     public static async Task<IReadOnlyList<int>> ApplyAsync(ClickHouseClient client, ClickHouseDeployment deployment, TimeProvider time, CancellationToken cancellationToken)
     {
         var db = client.Database;
-        var clusters = await client.ExecuteAsync(ClickHouseDeployment.ClustersQuery, cancellationToken);
-        if (!clusters.IsOk)
-        {
-            throw new ClickHouseException($"reading system.clusters failed: {clusters.Message}", clusters);
-        }
-        if (deployment.CheckClusters(clusters.Body ?? "") is { } problem)
+        var cloudMode = await Run(client, ClickHouseDeployment.CloudModeQuery, cancellationToken);
+        var clusters = await Run(client, ClickHouseDeployment.ClustersQuery, cancellationToken);
+        if (deployment.CheckClusters(cloudMode, clusters) is { } problem)
         {
             throw new ClickHouseException(problem, new ClickHouseResult(ClickHouseStatus.Failed, problem));
         }

@@ -87,15 +87,29 @@ internal sealed partial class ClickHouseDeployment
         "SELECT cluster, shard_num, count() FROM system.clusters GROUP BY cluster, shard_num ORDER BY cluster, shard_num FORMAT TabSeparated";
 
     /// <summary>
-    /// TensorZero's replication check, on the answer of <see cref="ClustersQuery"/>. With a cluster name: the server
+    /// Whether the server is ClickHouse Cloud: its <c>cloud_mode</c> setting is 1 there, 0 on current self-hosted
+    /// servers, and absent (an empty answer) on older ones such as 18.16, which lack <c>getSetting</c> too.
+    /// </summary>
+    public const string CloudModeQuery = "SELECT value FROM system.settings WHERE name = 'cloud_mode' FORMAT TabSeparated";
+
+    /// <summary>
+    /// TensorZero's replication check, on the answers of <see cref="CloudModeQuery"/> and <see cref="ClustersQuery"/>.
+    /// ClickHouse Cloud replicates by itself: a cluster name is an error there, and its own cluster is not checked.
+    /// With a cluster name: the server
     /// must define that cluster, with one shard (TensorZero does not support sharded deployments: each shard would
     /// hold only the rows written to it). Without one: no cluster may have a shard of several replicas (tables
     /// would then exist on one replica only) unless <see cref="OverrideNonReplicatedVariable"/> is 1. Returns the
     /// problem, or null. Unlike TensorZero, a cluster of one replica is accepted (a replica set not grown yet), and
     /// clusters of several single-replica shards (ClickHouse's sample test clusters) do not count as replicated.
     /// </summary>
-    public string? CheckClusters(string clustersAnswer)
+    public string? CheckClusters(string cloudModeAnswer, string clustersAnswer)
     {
+        if (cloudModeAnswer.Trim() is "1" or "true")
+        {
+            return ClusterName is { } cloudCluster
+                ? $"{ClusterNameVariable} is '{cloudCluster}' but this is ClickHouse Cloud, which replicates by itself: unset it, as TensorZero requires"
+                : null;
+        }
         var shards = new List<(string Cluster, long Shard, long Replicas)>();
         foreach (var line in clustersAnswer.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {

@@ -180,7 +180,7 @@ public sealed class ClickHouseDeploymentTests
     {
         ClickHouseDeployment.TryCreate(cluster, overrideNonReplicated, out var deployment, out _).Should().BeTrue();
 
-        var found = deployment.CheckClusters(answer);
+        var found = deployment.CheckClusters("", answer);
 
         if (problem is null)
         {
@@ -195,8 +195,18 @@ public sealed class ClickHouseDeploymentTests
     [Fact]
     public void CheckClusters_ReplicatedServerWithoutName_NamesBothVariables()
     {
-        ClickHouseDeployment.SingleNode.CheckClusters(ThreeReplicas).Should()
+        ClickHouseDeployment.SingleNode.CheckClusters("0\n", ThreeReplicas).Should()
             .Contain("TENSORZERO_CLICKHOUSE_CLUSTER_NAME").And.Contain("TENSORZERO_OVERRIDE_NON_REPLICATED_CLICKHOUSE=1");
+    }
+
+    [Fact]
+    public void CheckClusters_ClickHouseCloud_NoClusterNameAllowedAndItsOwnReplicasAccepted()
+    {
+        const string cloud = "default\t1\t3\n";
+
+        ClickHouseDeployment.SingleNode.CheckClusters("1\n", cloud).Should().BeNull();
+        Cluster("default").CheckClusters("1\n", cloud).Should().Contain("ClickHouse Cloud");
+        Cluster("default").CheckClusters("0\n", cloud).Should().BeNull();
     }
 
     [Fact]

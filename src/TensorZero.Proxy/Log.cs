@@ -55,6 +55,9 @@ internal static partial class Log
     [LoggerMessage(400, LogLevel.Information, "Observability: {Mode} (ClickHouse {ClickHouse}, data folder '{DataDir}')")]
     public static partial void ObservabilityMode(ILogger logger, string mode, string clickHouse, string dataDir);
 
+    [LoggerMessage(430, LogLevel.Information, "ClickHouse at {ClickHouse}: {Deployment} (TENSORZERO_CLICKHOUSE_CLUSTER_NAME; it applies only to self-hosted replicated ClickHouse, not to a single server or ClickHouse Cloud)")]
+    public static partial void ClickHouseDeployment(ILogger logger, string clickHouse, string deployment);
+
     [LoggerMessage(401, LogLevel.Information, "Observability queue resumed from '{DataDir}': {Rows} row(s) waiting ({Tables})")]
     public static partial void QueueResumed(ILogger logger, string dataDir, long rows, string tables);
 

@@ -67,6 +67,14 @@ internal sealed partial class ClickHouseClient : IDisposable
     public Task<ClickHouseResult> ExecuteAsync(string sql, CancellationToken cancellationToken) =>
         SendAsync("/", new StringContent(sql, Encoding.UTF8, "text/plain"), cancellationToken);
 
+    /// <summary>
+    /// Runs one statement with <c>wait_end_of_query=1</c>: ClickHouse answers only once it has finished, so an error
+    /// late in the statement (a host of an <c>ON CLUSTER</c> DDL failing after others succeeded) is an error status,
+    /// not a 200 whose body ends in an exception.
+    /// </summary>
+    public Task<ClickHouseResult> ExecuteToEndAsync(string sql, CancellationToken cancellationToken) =>
+        SendAsync("/?wait_end_of_query=1", new StringContent(sql, Encoding.UTF8, "text/plain"), cancellationToken);
+
     /// <summary>Sends <c>JSONEachRow</c> lines to a table of the database.</summary>
     public Task<ClickHouseResult> InsertAsync(string table, ReadOnlyMemory<byte> rows, CancellationToken cancellationToken)
     {
@@ -193,14 +201,37 @@ internal static partial class ClickHouseMigrations
         current.Clear();
     }
 
-    /// <summary>Applies what is missing. Returns the versions applied now (empty when up to date); throws on failure.</summary>
-    public static async Task<IReadOnlyList<int>> ApplyAsync(ClickHouseClient client, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>What runs before the migrations: the database and the table that records them.</summary>
+    internal static IReadOnlyList<string> Bootstrap(string database) =>
+    [
+        $"CREATE DATABASE IF NOT EXISTS {database}",
+        $"CREATE TABLE IF NOT EXISTS {database}.{ClickHouseClient.MigrationTable} (version UInt32, name String, applied_at DateTime('UTC')) " +
+            "ENGINE = ReplacingMergeTree() ORDER BY version",
+    ];
+
+    /// <summary>Applies what is missing, on a single server. Returns the versions applied now (empty when up to date); throws on failure.</summary>
+    public static Task<IReadOnlyList<int>> ApplyAsync(ClickHouseClient client, TimeProvider time, CancellationToken cancellationToken) =>
+        ApplyAsync(client, ClickHouseDeployment.SingleNode, time, cancellationToken);
+
+    /// <summary>
+    /// Applies what is missing, every DDL statement (the database, the migrations table, each migration's) as
+    /// <paramref name="deployment"/> prepares it. First TensorZero's replication check (<see cref="ClickHouseDeployment.CheckClusters"/>):
+    /// a mismatch between the setting and the server throws before anything is created. Returns the versions applied
+    /// now (empty when up to date); throws on failure.
+    /// </summary>
+    public static async Task<IReadOnlyList<int>> ApplyAsync(ClickHouseClient client, ClickHouseDeployment deployment, TimeProvider time, CancellationToken cancellationToken)
     {
         var db = client.Database;
-        await Run(client, $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
-        await Run(client,
-            $"CREATE TABLE IF NOT EXISTS {db}.{ClickHouseClient.MigrationTable} (version UInt32, name String, applied_at DateTime('UTC')) " +
-            "ENGINE = ReplacingMergeTree() ORDER BY version", cancellationToken);
+        var cloudMode = await Run(client, ClickHouseDeployment.CloudModeQuery, cancellationToken);
+        var clusters = await Run(client, ClickHouseDeployment.ClustersQuery, cancellationToken);
+        if (deployment.CheckClusters(cloudMode, clusters) is { } problem)
+        {
+            throw new ClickHouseException(problem, new ClickHouseResult(ClickHouseStatus.Failed, problem));
+        }
+        foreach (var statement in Bootstrap(db))
+        {
+            await Run(client, deployment.Prepare(statement, db), cancellationToken);
+        }
         var applied = (await Run(client, $"SELECT DISTINCT version FROM {db}.{ClickHouseClient.MigrationTable} FORMAT TabSeparated", cancellationToken))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(v => int.Parse(v, CultureInfo.InvariantCulture))
@@ -215,7 +246,7 @@ internal static partial class ClickHouseMigrations
             }
             foreach (var statement in migration.Statements)
             {
-                await Run(client, statement, cancellationToken);
+                await Run(client, deployment.Prepare(statement, db), cancellationToken);
             }
             var row = $"{{\"version\":{migration.Version},\"name\":\"{migration.Name}\",\"applied_at\":\"{InferenceRecords.FormatTimestamp(time.GetUtcNow())}\"}}\n";
             var result = await client.InsertAsync(ClickHouseClient.MigrationTable, Encoding.UTF8.GetBytes(row), cancellationToken);
@@ -230,7 +261,7 @@ internal static partial class ClickHouseMigrations
 
     private static async Task<string> Run(ClickHouseClient client, string sql, CancellationToken cancellationToken)
     {
-        var result = await client.ExecuteAsync(sql, cancellationToken);
+        var result = await client.ExecuteToEndAsync(sql, cancellationToken);
         if (!result.IsOk)
         {
             var firstLine = sql.Split('\n')[0];

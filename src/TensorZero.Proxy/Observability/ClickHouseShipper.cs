@@ -9,14 +9,16 @@ namespace TensorZero.Proxy.Observability;
 internal sealed class MigrationGate
 {
     private readonly ClickHouseClient _client;
+    private readonly ClickHouseDeployment _deployment;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _mutex = new(1, 1);
     private volatile bool _done;
 
-    public MigrationGate(ClickHouseClient client, TimeProvider time, ILogger logger)
+    public MigrationGate(ClickHouseClient client, ClickHouseDeployment deployment, TimeProvider time, ILogger logger)
     {
         _client = client;
+        _deployment = deployment;
         _time = time;
         _logger = logger;
     }
@@ -33,7 +35,7 @@ internal sealed class MigrationGate
         {
             if (!_done)
             {
-                var applied = await ClickHouseMigrations.ApplyAsync(_client, _time, cancellationToken);
+                var applied = await ClickHouseMigrations.ApplyAsync(_client, _deployment, _time, cancellationToken);
                 Log.MigrationsApplied(_logger, _client.Endpoint.Display, applied.Count, string.Join(", ", applied));
                 _done = true;
             }

@@ -188,6 +188,9 @@ internal sealed class ObservabilitySettings
 
     public ClickHouseEndpoint? ClickHouse { get; init; }
 
+    /// <summary>Single node, or the replicated cluster of <c>TENSORZERO_CLICKHOUSE_CLUSTER_NAME</c> the migrations run on.</summary>
+    public ClickHouseDeployment Deployment { get; init; } = ClickHouseDeployment.SingleNode;
+
     public required ObservabilityOptions Options { get; init; }
 
     /// <summary>The data directory, absolute.</summary>
@@ -195,15 +198,22 @@ internal sealed class ObservabilitySettings
 
     /// <summary>
     /// Decides the mode: <c>enabled = false</c> records nothing; otherwise a URL means ClickHouse and no URL the
-    /// embedded store. Throws <see cref="ConfigException"/> for a bad URL or bad options.
+    /// embedded store. <paramref name="clusterName"/> and <paramref name="overrideNonReplicated"/> are the values of
+    /// <c>TENSORZERO_CLICKHOUSE_CLUSTER_NAME</c> and <c>TENSORZERO_OVERRIDE_NON_REPLICATED_CLICKHOUSE</c> (null: unset).
+    /// Throws <see cref="ConfigException"/> for a bad URL, a bad cluster name or bad options.
     /// </summary>
-    public static ObservabilitySettings Resolve(ObservabilityConfig config, string? clickHouseUrl, ObservabilityOptions options)
+    public static ObservabilitySettings Resolve(
+        ObservabilityConfig config, string? clickHouseUrl, ObservabilityOptions options, string? clusterName = null, string? overrideNonReplicated = null)
     {
         var errors = options.Validate().ToList();
         ClickHouseEndpoint? endpoint = null;
         if (!string.IsNullOrWhiteSpace(clickHouseUrl) && !ClickHouseEndpoint.TryParse(clickHouseUrl.Trim(), out endpoint, out var urlError))
         {
             errors.Add("TENSORZERO_CLICKHOUSE_URL: " + urlError);
+        }
+        if (!ClickHouseDeployment.TryCreate(clusterName, overrideNonReplicated, out var deployment, out var deploymentErrors))
+        {
+            errors.AddRange(deploymentErrors);
         }
         if (errors.Count > 0)
         {
@@ -217,6 +227,7 @@ internal sealed class ObservabilitySettings
             Mode = mode,
             ExplicitlyEnabled = config.Enabled == true,
             ClickHouse = mode == ObservabilityMode.ClickHouse ? endpoint : null,
+            Deployment = deployment,
             Options = options,
             DataDir = Path.GetFullPath(options.DataDir),
         };

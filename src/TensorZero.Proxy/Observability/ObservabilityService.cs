@@ -107,7 +107,8 @@ internal sealed class ObservabilityService : IHostedService, IDisposable
             return Task.CompletedTask;
         }
 
-        var gate = new MigrationGate(_client, _time, _logger);
+        Log.ClickHouseDeployment(_logger, _client.Endpoint.Display, _settings.Deployment.Describe());
+        var gate = new MigrationGate(_client, _settings.Deployment, _time, _logger);
         foreach (var table in RecordTables.All)
         {
             _shippers.Add(new ClickHouseShipper(table, _writer.Queue(table)!, _client, gate, _health, _settings.Options, _time, _logger));

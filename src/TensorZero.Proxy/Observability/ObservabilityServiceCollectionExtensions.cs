@@ -20,7 +20,9 @@ internal static class ObservabilityServiceCollectionExtensions
     /// Registers the recorder (an <see cref="IInferenceObserver"/>), its queues and shippers, metrics and the
     /// ClickHouse health check. The URL is env <c>TENSORZERO_CLICKHOUSE_URL</c> (through
     /// <see cref="TensorZeroOptions.EnvironmentVariables"/>, else the app's configuration), else
-    /// <c>TensorZero:ClickHouseUrl</c>; <c>[gateway.observability] enabled</c> decides whether anything is recorded.
+    /// <c>TensorZero:ClickHouseUrl</c>; <c>TENSORZERO_CLICKHOUSE_CLUSTER_NAME</c> and
+    /// <c>TENSORZERO_OVERRIDE_NON_REPLICATED_CLICKHOUSE</c> are read the same way (<see cref="ClickHouseDeployment"/>);
+    /// <c>[gateway.observability] enabled</c> decides whether anything is recorded.
     /// Settings are resolved with the configuration, when first needed; a malformed URL or invalid options throw
     /// <see cref="Configuration.ConfigException"/> listing every problem.
     /// </summary>
@@ -31,17 +33,20 @@ internal static class ObservabilityServiceCollectionExtensions
             var configuration = sp.GetRequiredService<IConfiguration>();
             var hostOptions = sp.GetRequiredService<IOptions<TensorZeroOptions>>().Value;
             var options = configuration.GetSection(ObservabilityOptions.SectionName).Get<ObservabilityOptions>() ?? new ObservabilityOptions();
-            var url = hostOptions.EnvironmentVariables?.Invoke(ClickHouseUrlVariable);
-            if (string.IsNullOrWhiteSpace(url))
+            // As the URL: the host's environment lookup first, else the app's configuration (environment variables included).
+            string? Variable(string name)
             {
-                url = configuration[ClickHouseUrlVariable];
+                var value = hostOptions.EnvironmentVariables?.Invoke(name);
+                return string.IsNullOrWhiteSpace(value) ? configuration[name] : value;
             }
+            var url = Variable(ClickHouseUrlVariable);
             if (string.IsNullOrWhiteSpace(url))
             {
                 url = hostOptions.ClickHouseUrl;
             }
             var runtime = sp.GetRequiredService<GatewayRuntimeAccessor>().Current;
-            return ObservabilitySettings.Resolve(runtime.Config.Gateway.Observability, url, options);
+            return ObservabilitySettings.Resolve(runtime.Config.Gateway.Observability, url, options,
+                Variable(ClickHouseDeployment.ClusterNameVariable), Variable(ClickHouseDeployment.OverrideNonReplicatedVariable));
         });
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ResponseCaptures>();

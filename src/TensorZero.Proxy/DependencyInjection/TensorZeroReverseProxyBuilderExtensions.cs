@@ -74,6 +74,10 @@ public static class TensorZeroReverseProxyBuilderExtensions
         services.AddSingleton<TensorZero.Proxy.Embeddings.EmbeddingsEndpoint>();
         // OpenAI-shaped bodies for 404/405 of the gateway's paths (all paths with TensorZeroOptions.JsonErrorsForAllPaths).
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, RouteErrorsStartupFilter>());
+        services.AddSingleton<GatewayPaths>();
+        // [gateway.auth]: API keys on the gateway's paths (every path with JsonErrorsForAllPaths), inside the route errors.
+        services.AddSingleton<TensorZero.Proxy.Auth.ApiKeyAuthenticator>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, TensorZero.Proxy.Auth.AuthStartupFilter>());
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         services.AddTensorZeroObservability();
         services.AddTensorZeroFeedback();

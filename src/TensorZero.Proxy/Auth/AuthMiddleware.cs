@@ -13,7 +13,7 @@ namespace TensorZero.Proxy.Auth;
 
 /// <summary>
 /// <c>[gateway.auth] enabled</c>: every request to the gateway but <c>{base_path}/status</c> and <c>{base_path}/health</c>
-/// must carry <c>Authorization: Bearer sk-t0-…</c> with a key that exists in the shared store, is not disabled and has not
+/// must carry <c>Authorization: Bearer sk-t0-…</c> (on the Anthropic Messages ingress, <c>x-api-key</c> too) with a key that exists in the shared store, is not disabled and has not
 /// expired; otherwise 401 with TensorZero's message, in the shape of the endpoint called. An authenticated request gets
 /// <see cref="AuthenticatedApiKey"/> on its features. The store being unreachable for a key this replica does not
 /// remember is a 503: the gateway fails closed. Which paths: with <see cref="TensorZeroOptions.JsonErrorsForAllPaths"/>
@@ -72,18 +72,27 @@ internal sealed class AuthMiddleware
     private async Task AuthenticateAsync(HttpContext context, Configuration.AuthSettings settings)
     {
         var header = context.Request.Headers.Authorization;
-        if (header.Count == 0)
+        string presented;
+        if (header.Count == 0 && IsAnthropicMessages(context.Request.Path) && context.Request.Headers["x-api-key"] is { Count: > 0 } anthropicKey)
+        {
+            // Anthropic's SDKs send their key as x-api-key, not as a bearer token: on the Anthropic ingress either works.
+            presented = anthropicKey[0] ?? "";
+        }
+        else if (header.Count == 0)
         {
             await RefuseAsync(context, "Error performing authentication: Authorization header is required");
             return;
         }
-        var value = header[0] ?? "";
-        if (!value.StartsWith("Bearer ", StringComparison.Ordinal))
+        else if (header[0] is { } value && value.StartsWith("Bearer ", StringComparison.Ordinal))
+        {
+            presented = value["Bearer ".Length..];
+        }
+        else
         {
             await RefuseAsync(context, "Error performing authentication: Authorization header must start with 'Bearer '");
             return;
         }
-        if (!TensorZeroApiKey.TryParse(value["Bearer ".Length..], out var key, out var formatError))
+        if (!TensorZeroApiKey.TryParse(presented, out var key, out var formatError))
         {
             await RefuseAsync(context, formatError!);
             return;
@@ -130,12 +139,15 @@ internal sealed class AuthMiddleware
         {
             return NativeError.WriteAsync(context, status, message, setHeaders);
         }
-        if (path.StartsWithSegments(basePath + "/v1/messages", StringComparison.OrdinalIgnoreCase))
+        if (IsAnthropicMessages(path))
         {
             return AnthropicError.WriteAsync(context, status, message, setHeaders);
         }
         return OpenAIError.WriteAsync(context, status, message, type, code, setHeaders);
     }
+
+    private bool IsAnthropicMessages(PathString path) =>
+        path.StartsWithSegments(_runtime.Current.Config.Gateway.BasePath + "/v1/messages", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>

@@ -21,9 +21,9 @@ internal static partial class ApiKeyCommands
     private const string Expiration = "--expiration";
     private const string Description = "--description";
 
-    /// <summary>Whether <paramref name="args"/> asks for one of the commands.</summary>
+    /// <summary>Whether <paramref name="args"/> asks for one of the commands (or has one of their options, so a misplaced option is an error, not ignored).</summary>
     public static bool IsCommand(IReadOnlyList<string> args) =>
-        args.Any(a => Name(a) is Create or Disable or List);
+        args.Any(a => Name(a) is Create or Disable or List or Expiration or Description);
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error, Func<string, string?> environment, TimeProvider time)
     {
@@ -223,14 +223,14 @@ internal static partial class ApiKeyCommands
                     return false;
             }
         }
-        if (name is null)
-        {
-            problem = $"no API key command given ({Create}, {Disable} or {List})";
-            return false;
-        }
         if (name != Create && (expiration ?? description) is not null)
         {
             problem = $"{(expiration is not null ? Expiration : Description)} requires {Create}";
+            return false;
+        }
+        if (name is null)
+        {
+            problem = $"no API key command given ({Create}, {Disable} or {List})";
             return false;
         }
         command = new Command(name, publicId, expiration, description);

@@ -152,23 +152,32 @@ internal sealed class AuthMiddleware
 
 /// <summary>
 /// Puts <see cref="AuthMiddleware"/> in front of the host's whole pipeline (registered by <c>AddTensorZero()</c>, after
-/// the JSON route errors, so a refused request is never turned into a 404 body). Building the pipeline is also where a
-/// configuration that turns auth on without a shared store fails start-up, as TensorZero does without Postgres.
+/// the JSON route errors, so a refused request is never turned into a 404 body).
 /// </summary>
 internal sealed class AuthStartupFilter : IStartupFilter
 {
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
-        var services = app.ApplicationServices;
-        var auth = services.GetRequiredService<GatewayRuntimeAccessor>().Current.Config.Gateway.Auth;
-        if (auth.Enabled)
-        {
-            var store = services.GetRequiredService<ValkeyStore>();
-            store.Require("gateway.auth.enabled");
-            Log.AuthEnabled(services.GetRequiredService<ILoggerFactory>().CreateLogger("TensorZero.Proxy"), ValkeyUrl.Redact(store.Url!),
-                (long)auth.CacheTtl.TotalMilliseconds, auth.CacheEnabled ? "on" : "off");
-        }
+        // Resolving the gateway checks the store (RequireStore) if nothing resolved it before (UseTensorZero does).
+        app.ApplicationServices.GetRequiredService<TensorZeroGateway>();
         app.UseMiddleware<AuthMiddleware>();
         next(app);
     };
+
+    /// <summary>
+    /// Fails start-up when <paramref name="auth"/> is on and <c>TENSORZERO_VALKEY_URL</c> is not set, as TensorZero does
+    /// without Postgres; otherwise says that auth is on and where the keys are.
+    /// </summary>
+    /// <exception cref="TensorZeroStartupException">Auth is on and no store is set.</exception>
+    public static void RequireStore(IServiceProvider services, Configuration.AuthSettings auth)
+    {
+        if (!auth.Enabled)
+        {
+            return;
+        }
+        var store = services.GetRequiredService<ValkeyStore>();
+        store.Require("gateway.auth.enabled");
+        Log.AuthEnabled(services.GetRequiredService<ILoggerFactory>().CreateLogger("TensorZero.Proxy"), ValkeyUrl.Redact(store.Url!),
+            (long)auth.CacheTtl.TotalMilliseconds, auth.CacheEnabled ? "on" : "off");
+    }
 }

@@ -33,7 +33,7 @@ public sealed class ConfigException : TensorZeroStartupException
 /// config validation it does not stop at the first problem: every error is collected, with its TOML key path, before
 /// failing. Unknown keys are errors, as in TensorZero. Every key TensorZero documents is accepted: mapped, accepted
 /// with a warning where it would change nothing here, or rejected as not supported yet where ignoring it would be
-/// unsafe (authentication, rate limits, relaying).
+/// unsafe (rate limits, relaying).
 /// </summary>
 internal static class ConfigLoader
 {

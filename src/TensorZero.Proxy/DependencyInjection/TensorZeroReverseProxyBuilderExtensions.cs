@@ -64,7 +64,14 @@ public static class TensorZeroReverseProxyBuilderExtensions
             }
             return new GatewayRuntimeAccessor(runtime);
         });
-        services.AddSingleton(sp => new TensorZeroGateway(sp.GetRequiredService<GatewayRuntimeAccessor>()));
+        services.AddSingleton(sp =>
+        {
+            var runtime = sp.GetRequiredService<GatewayRuntimeAccessor>();
+            // Auth without the shared store fails here, where an invalid tensorzero.toml fails (TensorZero refuses to start
+            // without Postgres): before the host starts, so the operator gets one line, not a hosting stack trace.
+            TensorZero.Proxy.Auth.AuthStartupFilter.RequireStore(sp, runtime.Current.Config.Gateway.Auth);
+            return new TensorZeroGateway(runtime);
+        });
         services.AddSingleton<DummyModels>();
         services.AddSingleton<ModelInferenceCache>();
         // The store the replicas share (API keys, rate limits, cache); connects on first use.

@@ -106,6 +106,21 @@ public sealed class MultiReplicaAuthTests
         (await ChatAsync(second, key)).Should().Be(HttpStatusCode.Unauthorized);
     }
 
+    [Fact]
+    public async Task GatewayProcess_AuthOnWithoutValkeyUrl_ExitsWithOneLine()
+    {
+        using var dir = new TempDirectory();
+        var config = dir.Write("tensorzero.toml", "[gateway.auth]\nenabled = true\n\n" + TestConfigs.DummyProtocolModels);
+
+        var (code, stdout, stderr) = await GatewayProcess.RunToExitAsync(new Dictionary<string, string> { [ValkeyUrl.Variable] = "" }, TimeSpan.FromSeconds(60),
+            "--config-file", config, "--urls", "http://127.0.0.1:0", $"--TensorZero:Observability:DataDir={dir.PathOf("data")}");
+
+        code.Should().Be(1);
+        stderr.Should().ContainSingle().Which.Should().Be(
+            "gateway.auth.enabled needs a Valkey/Redis store shared by the gateway's replicas: set TENSORZERO_VALKEY_URL (e.g. redis://127.0.0.1:6379)");
+        stdout.Should().NotContain(line => line.Contains("Exception", StringComparison.Ordinal));
+    }
+
     private static async Task<HttpStatusCode> ChatAsync(GatewayProcess replica, string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/openai/v1/chat/completions")

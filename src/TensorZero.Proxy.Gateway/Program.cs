@@ -6,6 +6,12 @@ if (args.Contains("--check-config"))
     return GatewayHost.CheckConfig(args, Console.Out, Console.Error);
 }
 
+if (TensorZeroApiKeys.IsCommand(args))
+{
+    // --create-api-key, --disable-api-key, --list-api-keys: talk to TENSORZERO_VALKEY_URL and exit.
+    return await TensorZeroApiKeys.RunCommandAsync(args, Console.Out, Console.Error);
+}
+
 GatewayHost.PreferInlineIoCompletions();
 
 try

@@ -33,7 +33,7 @@ public sealed class ConfigException : TensorZeroStartupException
 /// config validation it does not stop at the first problem: every error is collected, with its TOML key path, before
 /// failing. Unknown keys are errors, as in TensorZero. Every key TensorZero documents is accepted: mapped, accepted
 /// with a warning where it would change nothing here, or rejected as not supported yet where ignoring it would be
-/// unsafe (authentication, rate limits, relaying).
+/// unsafe (rate limits, relaying).
 /// </summary>
 internal static class ConfigLoader
 {
@@ -312,7 +312,7 @@ internal static class GatewaySettingsMapper
 
         MapExport(reader, table);
         MapMetrics(reader, table);
-        MapAuth(reader, table);
+        var auth = MapAuth(reader, table);
         MapRelay(reader, table);
 
         return new GatewaySettings
@@ -324,6 +324,7 @@ internal static class GatewaySettingsMapper
             Observability = MapObservability(reader, table),
             TemplateBaseDirectory = templateBase,
             Cache = MapCache(reader, table),
+            Auth = auth,
             GlobalOutboundHttpTimeout = global,
             DisableFeedbackTargetValidation = reader.Bool(table, path, "unstable_disable_feedback_target_validation") ?? false,
         };
@@ -480,32 +481,29 @@ internal static class GatewaySettingsMapper
         reader.Warn(path, TomlConfigReader.CompatibilityNote);
     }
 
-    private static void MapAuth(TomlConfigReader reader, TomlTable gateway)
+    private static AuthSettings MapAuth(TomlConfigReader reader, TomlTable gateway)
     {
         if (reader.Table(gateway, "gateway", "auth") is not { } auth)
         {
-            return;
+            return AuthSettings.Disabled;
         }
         const string path = "gateway.auth";
         reader.CheckKeys(auth, path, ["enabled", "cache"]);
+        var cacheEnabled = true;
+        var ttl = AuthSettings.DefaultCacheTtl;
         if (reader.Table(auth, path, "cache") is { } cache)
         {
-            reader.CheckKeys(cache, path + ".cache", ["enabled", "ttl_ms"]);
-            reader.Bool(cache, path + ".cache", "enabled");
-            reader.Integer(cache, path + ".cache", "ttl_ms", 0, long.MaxValue);
+            const string cachePath = path + ".cache";
+            reader.CheckKeys(cache, cachePath, ["enabled", "ttl_ms"]);
+            cacheEnabled = reader.Bool(cache, cachePath, "enabled") ?? true;
+            if (reader.Integer(cache, cachePath, "ttl_ms", 0, AuthSettings.MaxCacheTtlMs) is { } ms)
+            {
+                ttl = TimeSpan.FromMilliseconds(ms);
+            }
         }
-        var enabled = reader.Bool(auth, path, "enabled", required: true);
-        if (enabled == true)
-        {
-            // Ignoring it would serve without authentication a gateway its operator asked to protect.
-            reader.Error(auth, "enabled", path + ".enabled",
-                "API key authentication is not supported yet by TensorZero.Proxy; remove it or set enabled = false " +
-                "(and protect the gateway another way, e.g. a YARP route with ASP.NET Core authentication in front)");
-        }
-        else if (enabled == false && auth.ContainsKey("cache"))
-        {
-            reader.Warn(path + ".cache", TomlConfigReader.CompatibilityNote);
-        }
+        // Required as in TensorZero: a [gateway.auth] table that does not say whether auth is on is a mistake.
+        var enabled = reader.Bool(auth, path, "enabled", required: true) ?? false;
+        return new AuthSettings(enabled, cacheEnabled, ttl);
     }
 
     private static void MapRelay(TomlConfigReader reader, TomlTable gateway)

@@ -80,6 +80,9 @@ internal sealed record GatewaySettings
     /// <summary><c>[gateway.cache]</c>: where the model inference cache lives (ModelInferenceCache.StoreFor).</summary>
     public CacheSettings Cache { get; init; } = CacheSettings.Default;
 
+    /// <summary><c>[gateway.auth]</c>: TensorZero API keys.</summary>
+    public AuthSettings Auth { get; init; } = AuthSettings.Disabled;
+
     /// <summary>
     /// <c>global_outbound_http_timeout_ms</c>: the longest any request to a provider may take (TensorZero's default,
     /// 15 minutes). Every configured timeout must fit within it.

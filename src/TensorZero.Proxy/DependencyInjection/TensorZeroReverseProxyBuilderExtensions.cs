@@ -66,7 +66,14 @@ public static class TensorZeroReverseProxyBuilderExtensions
             }
             return new GatewayRuntimeAccessor(runtime);
         });
-        services.AddSingleton(sp => new TensorZeroGateway(sp.GetRequiredService<GatewayRuntimeAccessor>()));
+        services.AddSingleton(sp =>
+        {
+            var runtime = sp.GetRequiredService<GatewayRuntimeAccessor>();
+            // Auth without the shared store fails here, where an invalid tensorzero.toml fails (TensorZero refuses to start
+            // without Postgres): before the host starts, so the operator gets one line, not a hosting stack trace.
+            TensorZero.Proxy.Auth.AuthStartupFilter.RequireStore(sp, runtime.Current.Config.Gateway.Auth);
+            return new TensorZeroGateway(runtime);
+        });
         services.AddSingleton<DummyModels>();
         services.AddSingleton<ModelInferenceCache>();
         // The store the replicas share (API keys, rate limits, cache); connects on first use.
@@ -76,6 +83,10 @@ public static class TensorZeroReverseProxyBuilderExtensions
         services.AddSingleton<TensorZero.Proxy.Embeddings.EmbeddingsEndpoint>();
         // OpenAI-shaped bodies for 404/405 of the gateway's paths (all paths with TensorZeroOptions.JsonErrorsForAllPaths).
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, RouteErrorsStartupFilter>());
+        services.AddSingleton<GatewayPaths>();
+        // [gateway.auth]: API keys on the gateway's paths (every path with JsonErrorsForAllPaths), inside the route errors.
+        services.AddSingleton<TensorZero.Proxy.Auth.ApiKeyAuthenticator>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, TensorZero.Proxy.Auth.AuthStartupFilter>());
         services.AddSingleton<IProxyConfigProvider, GatewayProxyConfigProvider>();
         services.AddTensorZeroObservability();
         services.AddTensorZeroFeedback();

@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
 using TensorZero.Proxy.Inference;
@@ -29,16 +27,13 @@ internal sealed class RouteErrorsMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly IOptions<TensorZeroOptions> _options;
-    private readonly GatewayRuntimeAccessor _runtime;
-    private readonly EndpointDataSource _endpoints;
-    private volatile MatcherCache? _matchers;
+    private readonly GatewayPaths _paths;
 
-    public RouteErrorsMiddleware(RequestDelegate next, IOptions<TensorZeroOptions> options, GatewayRuntimeAccessor runtime, EndpointDataSource endpoints)
+    public RouteErrorsMiddleware(RequestDelegate next, IOptions<TensorZeroOptions> options, GatewayPaths paths)
     {
         _next = next;
         _options = options;
-        _runtime = runtime;
-        _endpoints = endpoints;
+        _paths = paths;
     }
 
     public Task Invoke(HttpContext context)
@@ -64,7 +59,7 @@ internal sealed class RouteErrorsMiddleware
         {
             return Task.CompletedTask;
         }
-        if (!_options.Value.JsonErrorsForAllPaths && !IsGatewayPath(context.Request.Path))
+        if (!_options.Value.JsonErrorsForAllPaths && !_paths.Contains(context.Request.Path))
         {
             return Task.CompletedTask;
         }
@@ -85,52 +80,6 @@ internal sealed class RouteErrorsMiddleware
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
-
-    /// <summary>Whether the path is the gateway's: under <c>{base_path}/openai/</c>, or matched by one of its endpoints.</summary>
-    private bool IsGatewayPath(PathString path)
-    {
-        var basePath = _runtime.Current.Config.Gateway.BasePath;
-        if (path.StartsWithSegments(basePath + "/openai", StringComparison.Ordinal))
-        {
-            return true;
-        }
-        foreach (var matcher in GatewayMatchers())
-        {
-            if (matcher.TryMatch(path, new RouteValueDictionary()))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /// <summary>
-    /// Matchers of the gateway's endpoints' route patterns, rebuilt when the endpoint data source changes (a reload adds or
-    /// removes routes): a host's 404 traffic (scanners) costs a few template matches, not a walk of every endpoint.
-    /// </summary>
-    private TemplateMatcher[] GatewayMatchers()
-    {
-        var cached = _matchers;
-        if (cached is not null && !cached.Token.HasChanged)
-        {
-            return cached.Matchers;
-        }
-        // The token first: a change while the list is built marks the new cache stale at once.
-        var token = _endpoints.GetChangeToken();
-        var matchers = _endpoints.Endpoints
-            .Where(IsGatewayEndpoint)
-            .OfType<RouteEndpoint>()
-            .Select(route => new TemplateMatcher(new RouteTemplate(route.RoutePattern), new RouteValueDictionary()))
-            .ToArray();
-        _matchers = new MatcherCache(token, matchers);
-        return matchers;
-    }
-
-    private sealed record MatcherCache(Microsoft.Extensions.Primitives.IChangeToken Token, TemplateMatcher[] Matchers);
-
-    private static bool IsGatewayEndpoint(Endpoint endpoint) =>
-        endpoint.Metadata.GetMetadata<TensorZeroEndpointMetadata>() is not null
-        || (endpoint.Metadata.GetMetadata<RouteModel>() is { } route && TensorZeroRoutes.GetKind(route.Config) is not null);
 }
 
 /// <summary>Puts <see cref="RouteErrorsMiddleware"/> around the host's whole pipeline (registered by <c>AddTensorZero()</c>).</summary>

@@ -22,7 +22,6 @@ public sealed class CompatibilityKeysTests
         { "[gateway.observability]\nasync_writes = false\nbatch_writes = { enabled = true, flush_interval_ms = 100, max_rows = 10, write_queue_capacity = 5 }\n", "gateway.observability.batch_writes" },
         { "[gateway.metrics]\ntensorzero_inference_latency_overhead_seconds_buckets = [0.001, 0.01, 1]\n", "gateway.metrics" },
         { "[gateway.template_filesystem_access]\nenabled = true\n", "gateway.template_filesystem_access.enabled" },
-        { "[gateway.auth]\nenabled = false\ncache = { enabled = true, ttl_ms = 100 }\n", "gateway.auth.cache" },
         { "[gateway.relay]\napi_key_location = \"env::RELAY\"\n", "gateway.relay" },
         { "[postgres]\nconnection_pool_size = 10\nenabled = true\ninference_retention_days = 30\n", "postgres" },
         { "[clickhouse]\ndisable_automatic_migrations = true\n", "clickhouse.disable_automatic_migrations" },
@@ -55,8 +54,6 @@ public sealed class CompatibilityKeysTests
 
     public static TheoryData<string, string> RefusedAsNotSupportedYet => new()
     {
-        { "[gateway.auth]\nenabled = true\n",
-            "gateway.auth.enabled (line 2): API key authentication is not supported yet by TensorZero.Proxy; remove it or set enabled = false" },
         { "[[rate_limiting.rules]]\nalways = true\nmodel_inferences_per_minute = 10\n",
             "rate_limiting.rules (line 1): rate limiting is not supported yet by TensorZero.Proxy; remove the rules or set rate_limiting.enabled = false" },
         { "[rate_limiting]\nenabled = true\n[[rate_limiting.rules]]\nalways = true\n", "rate_limiting.rules (line 3): rate limiting is not supported yet" },
@@ -173,15 +170,13 @@ public sealed class CompatibilityKeysTests
     public void Parse_SeveralRefusedSettings_AreAllReportedAtOnce()
     {
         var act = () => ConfigLoader.Parse("""
-            [gateway.auth]
-            enabled = true
             [gateway.relay]
             gateway_url = "http://edge:3000"
             [[rate_limiting.rules]]
             always = true
             """);
 
-        act.Should().Throw<ConfigException>().Which.Errors.Should().HaveCount(3);
+        act.Should().Throw<ConfigException>().Which.Errors.Should().HaveCount(2);
     }
 
     private static void ShouldFail(string toml, string expected)

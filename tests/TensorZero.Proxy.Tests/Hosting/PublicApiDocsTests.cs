@@ -37,6 +37,7 @@ public sealed class PublicApiDocsTests
             "TensorZero.Proxy.TensorZeroGateway",
             "TensorZero.Proxy.TensorZeroConfigFile",
             "TensorZero.Proxy.TensorZeroStartupException",
+            "TensorZero.Proxy.TensorZeroApiKeys",
             "TensorZero.Proxy.Configuration.ConfigException");
         typeof(ProviderHttpTransformer).Assembly.GetName().Name.Should().Be("TensorZero.Proxy.Transforms");
     }

@@ -71,7 +71,7 @@ internal static class RateLimitStore
     /// <c>{0, wait_us, balance...}</c> when refused, where <c>wait_us</c> is how long until the refused buckets can pay
     /// (-1 when one never refills).
     /// </summary>
-    internal const string ConsumeScript = Prelude + """
+    internal const string ConsumeScript = Prelude + "\n" + """
         local n = #KEYS
         local state = {}
         local ok = true
@@ -109,7 +109,7 @@ internal static class RateLimitStore
         """;
 
     /// <summary>Adjust: gives back (positive) or takes (negative, down to zero) per bucket, after refill. Returns the balances.</summary>
-    internal const string AdjustScript = Prelude + """
+    internal const string AdjustScript = Prelude + "\n" + """
         local result = {}
         for i = 1, #KEYS do
           local s = read(i)

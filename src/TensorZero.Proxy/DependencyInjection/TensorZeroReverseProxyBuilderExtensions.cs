@@ -67,6 +67,9 @@ public static class TensorZeroReverseProxyBuilderExtensions
                 // Rules without the shared store would let through the traffic the operator asked to limit.
                 var store = sp.GetRequiredService<TensorZero.Proxy.Valkey.ValkeyStore>();
                 store.Require("rate_limiting.rules");
+                // Connect now, not on the first request: a burst of first requests would otherwise all wait on the one
+                // connection attempt, starve the thread pool and be refused (503) while it times out.
+                _ = store.Database;
                 Log.RateLimitingEnforced(logger, config.RateLimiting.Rules.Length, TensorZero.Proxy.Valkey.ValkeyUrl.Redact(store.Url!));
             }
             return new GatewayRuntimeAccessor(runtime);

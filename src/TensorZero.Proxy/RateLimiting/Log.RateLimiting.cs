@@ -2,10 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace TensorZero.Proxy;
 
-/// <summary>Rate limiting's log messages (event ids 530–549).</summary>
+/// <summary>Rate limiting's log messages (event ids 530–549). A refusal is Debug: under load there is one per request.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(530, LogLevel.Information, "Rate limited (retry after {RetryAfter} s): {Message}")]
+    [LoggerMessage(530, LogLevel.Debug, "Rate limited (retry after {RetryAfter} s): {Message}")]
     public static partial void RateLimited(ILogger logger, string retryAfter, string message);
 
     [LoggerMessage(531, LogLevel.Warning,

@@ -96,6 +96,7 @@ internal static class ConfigLoader
 
         var objectStorage = SectionMapper.MapObjectStorage(reader, root);
         SectionMapper.MapCompatibilitySections(reader, root);
+        var rateLimiting = RateLimiting.RateLimitingConfigMapper.Map(reader, root);
 
         reader.ThrowIfErrors();
         return new GatewayConfig
@@ -107,6 +108,7 @@ internal static class ConfigLoader
             Metrics = metrics.ToFrozenDictionary(StringComparer.Ordinal),
             EmbeddingModels = embeddingModels.ToFrozenDictionary(StringComparer.Ordinal),
             ObjectStorage = objectStorage,
+            RateLimiting = rateLimiting,
             ProviderTypeDefaults = typeDefaults,
             SourcePath = sources.Files.IsEmpty ? null : sources.Files[0],
             SourcePaths = sources.Files,

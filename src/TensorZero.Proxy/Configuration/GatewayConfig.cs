@@ -29,6 +29,9 @@ internal sealed record GatewayConfig
     /// <summary><c>[object_storage]</c>; <see cref="ObjectStorageKind.Disabled"/> when absent.</summary>
     public ObjectStorageConfig ObjectStorage { get; init; } = ObjectStorageConfig.Disabled;
 
+    /// <summary><c>[rate_limiting]</c>; <see cref="RateLimiting.RateLimitingConfig.None"/> when absent.</summary>
+    public RateLimiting.RateLimitingConfig RateLimiting { get; init; } = TensorZero.Proxy.RateLimiting.RateLimitingConfig.None;
+
     /// <summary>
     /// <c>[provider_types.T.defaults] api_key_location</c> (<c>credential_location</c> for the GCP types): the
     /// credential of every provider of that type that names none, shorthand models included. Types not listed

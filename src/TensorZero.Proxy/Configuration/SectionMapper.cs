@@ -5,7 +5,7 @@ namespace TensorZero.Proxy.Configuration;
 /// <summary>
 /// Maps the smaller top-level sections: <c>[tools]</c>, <c>[metrics]</c>, <c>[object_storage]</c>, and the sections
 /// that only matter to TensorZero's own tooling and storage (evaluations, optimizers, postgres, clickhouse, autopilot),
-/// which are accepted with a warning. <c>[rate_limiting]</c> with rules is refused: ignoring limits is unsafe.
+/// which are accepted with a warning. <c>[rate_limiting]</c> is mapped by <c>RateLimitingConfigMapper</c>.
 /// </summary>
 internal static class SectionMapper
 {
@@ -107,7 +107,7 @@ internal static class SectionMapper
 
     /// <summary>
     /// The sections for TensorZero's own tooling and datastores: their shape is checked and each present section is
-    /// reported once as having no effect. Rate limiting rules are refused unless rate limiting is disabled.
+    /// reported once as having no effect.
     /// </summary>
     public static void MapCompatibilitySections(TomlConfigReader reader, TomlTable root)
     {
@@ -159,32 +159,6 @@ internal static class SectionMapper
             reader.CheckKeys(autopilot, "autopilot", ["tool_whitelist"]);
             reader.StringArray(autopilot, "autopilot", "tool_whitelist");
             reader.Warn("autopilot", TomlConfigReader.CompatibilityNote);
-        }
-
-        if (reader.Table(root, "", "rate_limiting") is { } rateLimiting)
-        {
-            const string path = "rate_limiting";
-            reader.CheckKeys(rateLimiting, path, ["rules", "enabled", "backend", "default_cost"]);
-            var enabled = reader.Bool(rateLimiting, path, "enabled");
-            if (reader.Number(rateLimiting, path, "default_cost") is < 0)
-            {
-                reader.Error(rateLimiting, "default_cost", path + ".default_cost", "must be a non-negative number of dollars");
-            }
-            if (reader.String(rateLimiting, path, "backend") is { } backend && backend is not ("auto" or "postgres" or "valkey"))
-            {
-                reader.Error(rateLimiting, "backend", path + ".backend", $"unknown backend '{backend}' (supported: auto, postgres, valkey)");
-            }
-            var rules = reader.Array(rateLimiting, path, "rules");
-            if (rules is { Count: > 0 } && enabled != false)
-            {
-                // Ignoring the rules would let through the traffic the operator asked to limit.
-                reader.Error(rateLimiting, "rules", path + ".rules",
-                    "rate limiting is not supported yet by TensorZero.Proxy; remove the rules or set rate_limiting.enabled = false");
-            }
-            else
-            {
-                reader.Warn(path, TomlConfigReader.CompatibilityNote + (rules is { Count: > 0 } ? " (rate limiting is disabled)" : ""));
-            }
         }
     }
 }

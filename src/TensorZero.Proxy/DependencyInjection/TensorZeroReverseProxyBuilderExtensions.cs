@@ -64,6 +64,16 @@ public static class TensorZeroReverseProxyBuilderExtensions
             {
                 Log.ConfigWarning(logger, warning);
             }
+            if (config.RateLimiting.IsEnforced)
+            {
+                // Rules without the shared store would let through the traffic the operator asked to limit.
+                var store = sp.GetRequiredService<TensorZero.Proxy.Valkey.ValkeyStore>();
+                store.Require("rate_limiting.rules");
+                // Connect now, not on the first request: a burst of first requests would otherwise all wait on the one
+                // connection attempt, starve the thread pool and be refused (503) while it times out.
+                _ = store.Database;
+                Log.RateLimitingEnforced(logger, config.RateLimiting.Rules.Length, TensorZero.Proxy.Valkey.ValkeyUrl.Redact(store.Url!));
+            }
             return new GatewayRuntimeAccessor(runtime);
         });
         services.AddSingleton(sp =>
@@ -79,6 +89,7 @@ public static class TensorZeroReverseProxyBuilderExtensions
         // The store the replicas share (API keys, rate limits, cache); connects on first use.
         services.AddSingleton<TensorZero.Proxy.Valkey.ValkeyStore>();
         services.AddTensorZeroResilience();
+        services.AddSingleton<TensorZero.Proxy.RateLimiting.RateLimiter>();
         services.AddSingleton<ModelRunner>();
         services.AddSingleton<TensorZero.Proxy.Embeddings.EmbeddingsEndpoint>();
         // OpenAI-shaped bodies for 404/405 of the gateway's paths (all paths with TensorZeroOptions.JsonErrorsForAllPaths).

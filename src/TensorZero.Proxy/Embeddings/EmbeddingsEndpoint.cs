@@ -94,6 +94,10 @@ internal sealed class EmbeddingsEndpoint
                 case ModelRunOutcome.ClientAbort:
                     inference.Outcome = InferenceOutcome.ClientAbort;
                     break;
+                case ModelRunOutcome.Refused:
+                    // The rate limiter answered (429/400/503).
+                    inference.Outcome = InferenceOutcome.Error;
+                    break;
                 default:
                     await WriteFailureAsync(context, inference, result.Outcome == ModelRunOutcome.ModelTimedOut
                         ? (StatusCodes.Status408RequestTimeout, "timeout", "timeout", $"Embedding model '{model.Name}' timed out")

@@ -445,6 +445,10 @@ internal sealed class InferenceMiddleware
             case ModelRunOutcome.ClientAbort:
                 inference.Outcome = InferenceOutcome.ClientAbort;
                 return true;
+            case ModelRunOutcome.Refused:
+                // The rate limiter has answered the client; no other variant is tried.
+                inference.Outcome = InferenceOutcome.Error;
+                return true;
             default:
                 return false;
         }

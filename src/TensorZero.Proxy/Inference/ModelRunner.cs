@@ -6,6 +6,7 @@ using TensorZero.Proxy.Configuration;
 using TensorZero.Proxy.Functions;
 using TensorZero.Proxy.Observability;
 using TensorZero.Proxy.Providers;
+using TensorZero.Proxy.RateLimiting;
 using TensorZero.Proxy.Resilience;
 using TensorZero.Proxy.Routing;
 using TensorZero.Proxy.Transforms;
@@ -31,6 +32,12 @@ internal enum ModelRunOutcome
 
     /// <summary>The variant's timeout fired.</summary>
     VariantTimedOut,
+
+    /// <summary>
+    /// The gateway refused the call itself (a rate limit, or its store unavailable) and has answered the client: no
+    /// provider failed, so nothing fails over, retries or counts against a circuit.
+    /// </summary>
+    Refused,
 }
 
 /// <summary>The outcome of one run of a routing list, and which providers answered 429 in it.</summary>
@@ -46,6 +53,7 @@ internal sealed record ModelRunResult(ModelRunOutcome Outcome, IReadOnlyList<str
         ModelRunOutcome.ClientAbort => "client_abort",
         ModelRunOutcome.AllProvidersFailed => "all_providers_failed",
         ModelRunOutcome.ModelTimedOut => "model_timed_out",
+        ModelRunOutcome.Refused => "refused",
         _ => "variant_timed_out",
     };
 }
@@ -68,13 +76,15 @@ internal sealed class ModelRunner
     private readonly ILogger<ModelRunner> _logger;
     private readonly int _maxBufferedResponseBytes;
     private readonly ResponseCaptures _captures;
+    private readonly RateLimiter _limiter;
     private HttpMessageInvoker? _standbyClient;
 
     public ModelRunner(
         IHttpForwarder forwarder, IProxyStateLookup proxyState, DummyModels dummy, ProviderCircuitBreakers breakers,
         TimeProvider time, IOptions<TensorZeroOptions> options, ILogger<ModelRunner> logger, ResponseCaptures captures, ModelInferenceCache cache,
-        IForwarderHttpClientFactory clientFactory)
+        IForwarderHttpClientFactory clientFactory, RateLimiter limiter)
     {
+        _limiter = limiter;
         _clientFactory = clientFactory;
         _cache = cache;
         _captures = captures;
@@ -146,10 +156,27 @@ internal sealed class ModelRunner
 
             AttemptRecord record;
             var cacheKey = provider.IsImplemented && _cache.StoreFor(runtime.Config.Gateway.Cache) != CacheStore.None ? CacheKey(inference, model, provider) : null;
-            if (cacheKey is not null && ModelInferenceCache.Reads(inference.Typed!.Request.Cache)
-                && await _cache.GetAsync(cacheKey, inference.Typed.Request.Cache, runtime.Config.Gateway.Cache) is { } cached)
+            var cached = cacheKey is not null && ModelInferenceCache.Reads(inference.Typed!.Request.Cache)
+                ? await _cache.GetAsync(cacheKey, inference.Typed.Request.Cache, runtime.Config.Gateway.Cache)
+                : null;
+            var cacheHit = cached is not null;
+            RateLimitBorrow? borrow = null;
+            if (!cacheHit && provider.IsImplemented && runtime.Config.RateLimiting.IsEnforced)
             {
-                record = await AnswerFromCacheAsync(context, inference, new AttemptTarget(variant, model, provider), cached);
+                // Each provider call pays its rate limits first (a cache hit calls nobody and pays nothing, as in TensorZero).
+                // A refusal ends the request: the limits do not depend on the provider, so another would be refused too.
+                var decision = await _limiter.AcquireAsync(runtime.Config.RateLimiting, AttemptRateLimits.Scope(context, inference),
+                    () => AttemptRateLimits.EstimateTokens(inference, inference.FunctionName == Embeddings.EmbeddingsEndpoint.FunctionName));
+                if (decision.Kind != RateLimitDecisionKind.Admitted)
+                {
+                    await AttemptRateLimits.WriteRefusalAsync(context, inference, decision);
+                    return new ModelRunResult(ModelRunOutcome.Refused, rateLimited);
+                }
+                borrow = decision.Borrow;
+            }
+            if (cacheHit)
+            {
+                record = await AnswerFromCacheAsync(context, inference, new AttemptTarget(variant, model, provider), cached!);
             }
             else if (!provider.IsImplemented)
             {
@@ -190,6 +217,13 @@ internal sealed class ModelRunner
             else
             {
                 record = Skipped(model, provider, variant);
+            }
+            if (borrow is not null)
+            {
+                // Nothing was sent to a skipped provider: its tickets go back. After a call, the estimate is settled
+                // against the usage the provider reported (tokens stay as estimated when it reported none).
+                _limiter.Settle(borrow, record.Outcome == AttemptOutcome.Ok ? AttemptRateLimits.ActualTokens(inference) : null,
+                    refundCalls: record.Outcome == AttemptOutcome.CircuitOpen);
             }
 
             Record(inference, record, i + 1 < candidates.Length ? candidates[i + 1] : null);

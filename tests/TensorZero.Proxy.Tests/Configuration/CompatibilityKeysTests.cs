@@ -26,8 +26,7 @@ public sealed class CompatibilityKeysTests
         { "[postgres]\nconnection_pool_size = 10\nenabled = true\ninference_retention_days = 30\n", "postgres" },
         { "[clickhouse]\ndisable_automatic_migrations = true\n", "clickhouse.disable_automatic_migrations" },
         { "[autopilot]\ntool_whitelist = [\"a\"]\n", "autopilot" },
-        { "[rate_limiting]\nenabled = false\n[[rate_limiting.rules]]\nalways = true\nmodel_inferences_per_minute = 10\n", "rate_limiting" },
-        { "[rate_limiting]\ndefault_cost = 0.5\nbackend = \"valkey\"\n", "rate_limiting" },
+        { "[rate_limiting]\ndefault_cost = 0.5\nbackend = \"valkey\"\n", "rate_limiting.default_cost" },
         { "[evaluations.e]\ntype = \"inference\"\nfunction_name = \"f\"\n[evaluations.e.evaluators.exact]\ntype = \"exact_match\"\n", "evaluations" },
         { "[optimizers.o]\ntype = \"openai_sft\"\nmodel = \"gpt\"\n", "optimizers" },
         { "[models.n]\nrouting = [\"p\"]\nskip_relay = true\n[models.n.providers.p]\ntype = \"dummy\"\nmodel_name = \"x\"\n", "models.n.skip_relay" },
@@ -54,9 +53,6 @@ public sealed class CompatibilityKeysTests
 
     public static TheoryData<string, string> RefusedAsNotSupportedYet => new()
     {
-        { "[[rate_limiting.rules]]\nalways = true\nmodel_inferences_per_minute = 10\n",
-            "rate_limiting.rules (line 1): rate limiting is not supported yet by TensorZero.Proxy; remove the rules or set rate_limiting.enabled = false" },
-        { "[rate_limiting]\nenabled = true\n[[rate_limiting.rules]]\nalways = true\n", "rate_limiting.rules (line 3): rate limiting is not supported yet" },
         { "[gateway.relay]\ngateway_url = \"http://edge:3000\"\n",
             "gateway.relay.gateway_url (line 2): relaying to another TensorZero gateway is not supported yet by TensorZero.Proxy; remove it" },
     };
@@ -173,6 +169,8 @@ public sealed class CompatibilityKeysTests
             [gateway.relay]
             gateway_url = "http://edge:3000"
             [[rate_limiting.rules]]
+            model_inferences_per_minute = 10
+            cost_per_hour = 5
             always = true
             """);
 

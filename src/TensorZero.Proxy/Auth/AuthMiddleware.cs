@@ -158,7 +158,7 @@ internal sealed class AuthStartupFilter : IStartupFilter
 {
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
-        // Resolving the gateway checks the store (RequireStore) if nothing resolved it before (UseTensorZero does).
+        // Resolving the gateway checks the store (SharedStoreRequirements) if nothing resolved it before (UseTensorZero does).
         app.ApplicationServices.GetRequiredService<TensorZeroGateway>();
         app.UseMiddleware<AuthMiddleware>();
         next(app);

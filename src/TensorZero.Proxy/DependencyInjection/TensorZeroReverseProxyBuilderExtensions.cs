@@ -56,37 +56,24 @@ public static class TensorZeroReverseProxyBuilderExtensions
             var source = sp.GetRequiredService<GatewayConfigSource>();
             var config = ConfigLoader.LoadFile(source.Path);
             var runtime = GatewayRuntime.Build(config, source.Environment);
-            // A configured shared cache store that is missing is an operator's mistake, not a silent memory cache.
-            sp.GetRequiredService<ModelInferenceCache>().Require(config.Gateway.Cache);
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("TensorZero.Proxy");
             Log.ConfigLoaded(logger, source.Path, config.Models.Count);
             foreach (var warning in config.Warnings)
             {
                 Log.ConfigWarning(logger, warning);
             }
-            if (config.RateLimiting.IsEnforced)
-            {
-                // Rules without the shared store would let through the traffic the operator asked to limit.
-                var store = sp.GetRequiredService<TensorZero.Proxy.Valkey.ValkeyStore>();
-                store.Require("rate_limiting.rules");
-                // Connect now, not on the first request: a burst of first requests would otherwise all wait on the one
-                // connection attempt, starve the thread pool and be refused (503) while it times out.
-                _ = store.Database;
-                Log.RateLimitingEnforced(logger, config.RateLimiting.Rules.Length, TensorZero.Proxy.Valkey.ValkeyUrl.Redact(store.Url!));
-            }
+            // Auth, rate limits and the shared cache without their store stop the gateway here, with the config's errors.
+            TensorZero.Proxy.Valkey.SharedStoreRequirements.Check(config, sp, logger);
             return new GatewayRuntimeAccessor(runtime);
         });
         services.AddSingleton(sp =>
         {
             var runtime = sp.GetRequiredService<GatewayRuntimeAccessor>();
-            // Auth without the shared store fails here, where an invalid tensorzero.toml fails (TensorZero refuses to start
-            // without Postgres): before the host starts, so the operator gets one line, not a hosting stack trace.
-            TensorZero.Proxy.Auth.AuthStartupFilter.RequireStore(sp, runtime.Current.Config.Gateway.Auth);
             return new TensorZeroGateway(runtime);
         });
         services.AddSingleton<DummyModels>();
         services.AddSingleton<ModelInferenceCache>();
-        // The store the replicas share (API keys, rate limits, cache); connects on first use.
+        // The store the replicas share (API keys, rate limits, cache); connected at start-up when a feature uses it.
         services.AddSingleton<TensorZero.Proxy.Valkey.ValkeyStore>();
         services.AddTensorZeroResilience();
         services.AddSingleton<TensorZero.Proxy.RateLimiting.RateLimiter>();

@@ -62,6 +62,16 @@ internal sealed class ValkeyStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens the connections now (at most <c>ConnectTimeout</c>, 2 s, when the store is down: it is then retried in
+    /// the background). Called at start-up when a feature uses the store.
+    /// </summary>
+    public void Connect()
+    {
+        _ = _primary?.Value;
+        _ = _cache?.Value;
+    }
+
     public void Dispose()
     {
         if (_primary is { IsValueCreated: true })

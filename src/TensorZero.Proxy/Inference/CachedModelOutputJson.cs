@@ -8,8 +8,8 @@ namespace TensorZero.Proxy.Inference;
 /// <summary>
 /// The stored form of a <see cref="CachedModelOutput"/> in the shared cache store: JSON, versioned by <see cref="Version"/>
 /// so that replicas of another version read an entry they do not know as a miss, never as a wrong answer. Every field
-/// a hit replays is kept (blocks with their validated tool names and parsed arguments, reasoning signatures, the
-/// stream's chunks); usage is not, since a hit reports zero usage.
+/// a hit replays is kept: the blocks in TensorZero's output shape (<see cref="OutputJson.WriteBlock"/>: validated tool
+/// names and parsed arguments, reasoning signatures), the stream's chunks; usage is not, since a hit reports zero usage.
 /// </summary>
 internal static class CachedModelOutputJson
 {
@@ -17,6 +17,7 @@ internal static class CachedModelOutputJson
     public const int Version = 1;
 
     /// <summary>The entry as UTF-8 JSON.</summary>
+    /// <exception cref="ArgumentException">The output holds a block a model does not produce (a file, a tool result).</exception>
     public static byte[] Serialize(CachedModelOutput entry)
     {
         var buffer = new ArrayBufferWriter<byte>(256 + entry.RawResponse.Length);
@@ -30,7 +31,7 @@ internal static class CachedModelOutputJson
             writer.WriteStartArray("output");
             foreach (var block in entry.Output)
             {
-                WriteBlock(writer, block);
+                OutputJson.WriteBlock(writer, block);
             }
             writer.WriteEndArray();
             if (!entry.Chunks.IsDefaultOrEmpty)
@@ -116,58 +117,6 @@ internal static class CachedModelOutputJson
             ? Enum.Parse<FinishReason>(reason.GetString()!)
             : null;
 
-    private static void WriteBlock(Utf8JsonWriter writer, ContentBlock block)
-    {
-        writer.WriteStartObject();
-        switch (block)
-        {
-            case TextBlock text:
-                writer.WriteString("type", "text");
-                writer.WriteString("text", text.Text);
-                break;
-            case ToolCallBlock call:
-                writer.WriteString("type", "tool_call");
-                writer.WriteString("id", call.Id);
-                writer.WriteString("raw_name", call.RawName);
-                writer.WriteString("raw_arguments", call.RawArguments);
-                WriteOptional(writer, "name", call.Name);
-                WriteOptional(writer, "arguments", call.ParsedArguments);
-                break;
-            case ToolResultBlock result:
-                writer.WriteString("type", "tool_result");
-                writer.WriteString("id", result.Id);
-                writer.WriteString("name", result.Name);
-                writer.WriteString("result", result.Result);
-                break;
-            case FileBlock file:
-                writer.WriteString("type", "file");
-                WriteOptional(writer, "url", file.File.Url);
-                WriteOptional(writer, "data", file.File.Base64Data);
-                WriteOptional(writer, "mime_type", file.File.MimeType);
-                WriteOptional(writer, "filename", file.File.Filename);
-                WriteOptional(writer, "detail", file.File.Detail);
-                break;
-            case ThoughtBlock thought:
-                writer.WriteString("type", "thought");
-                WriteOptional(writer, "text", thought.Text);
-                WriteOptional(writer, "signature", thought.Signature);
-                WriteOptional(writer, "summary", thought.Summary);
-                WriteOptional(writer, "provider_type", thought.ProviderType);
-                WriteOptional(writer, "extra_data", thought.ExtraData);
-                break;
-            case UnknownBlock unknown:
-                writer.WriteString("type", "unknown");
-                writer.WritePropertyName("data");
-                unknown.Data.WriteTo(writer);
-                WriteOptional(writer, "model_name", unknown.ModelName);
-                WriteOptional(writer, "provider_name", unknown.ProviderName);
-                break;
-            default:
-                throw new ArgumentException($"a {block.GetType().Name} is not a model output block", nameof(block));
-        }
-        writer.WriteEndObject();
-    }
-
     private static ContentBlock ReadBlock(JsonElement block) => block.GetProperty("type").GetString() switch
     {
         "text" => new TextBlock(block.GetProperty("text").GetString()!),
@@ -177,16 +126,6 @@ internal static class CachedModelOutputJson
             Name = OptionalString(block, "name"),
             ParsedArguments = OptionalElement(block, "arguments"),
         },
-        "tool_result" => new ToolResultBlock(block.GetProperty("id").GetString()!, block.GetProperty("name").GetString()!,
-            block.GetProperty("result").GetString()!),
-        "file" => new FileBlock(new FileData
-        {
-            Url = OptionalString(block, "url"),
-            Base64Data = OptionalString(block, "data"),
-            MimeType = OptionalString(block, "mime_type"),
-            Filename = OptionalString(block, "filename"),
-            Detail = OptionalString(block, "detail"),
-        }),
         "thought" => new ThoughtBlock(OptionalString(block, "text"))
         {
             Signature = OptionalString(block, "signature"),
@@ -272,5 +211,5 @@ internal static class CachedModelOutputJson
         element.TryGetProperty(name, out var value) ? value.GetString() : null;
 
     private static JsonElement? OptionalElement(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) ? value.Clone() : null;
+        element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value.Clone() : null;
 }

@@ -153,6 +153,10 @@ internal sealed class ModelInferenceCache
                 {
                     Warn(ex);
                 }
+                catch (ArgumentException)
+                {
+                    // Not a model's output (CachedModelOutputJson.Serialize): nothing a later request could be served from.
+                }
                 break;
         }
     }

@@ -21,8 +21,6 @@ public sealed class CachedModelOutputJsonTests
                 new ThoughtBlock("thinking") { Signature = "sig", Summary = Json("""[{"type":"summary_text","text":"s"}]"""), ProviderType = "anthropic", ExtraData = Json("""{"x":1}""") },
                 new ThoughtBlock(null),
                 new UnknownBlock(Json("""{"type":"custom","v":[1,2]}""")) { ModelName = "m", ProviderName = "p" },
-                new FileBlock(new FileData { Url = "https://x/y.png", MimeType = "image/png", Detail = "low" }),
-                new ToolResultBlock("call_1", "get_weather", "sunny"),
             ],
             FinishReason.ToolCall, """{"raw":"response"}""", DateTimeOffset.FromUnixTimeMilliseconds(1_765_000_000_123))
         {
@@ -52,8 +50,6 @@ public sealed class CachedModelOutputJsonTests
         read.Output[4].Should().BeOfType<ThoughtBlock>().Which.Text.Should().BeNull();
         var unknown = read.Output[5].Should().BeOfType<UnknownBlock>().Subject;
         (unknown.Data.GetRawText(), unknown.ModelName, unknown.ProviderName).Should().Be(("""{"type":"custom","v":[1,2]}""", "m", "p"));
-        read.Output[6].Should().BeOfType<FileBlock>().Which.File.Should().Be(new FileData { Url = "https://x/y.png", MimeType = "image/png", Detail = "low" });
-        read.Output[7].Should().Be(entry.Output[7]);
 
         read.Chunks.Should().HaveCount(2);
         read.Chunks[0].Content.Should().Equal(entry.Chunks[0].Content);
@@ -63,6 +59,16 @@ public sealed class CachedModelOutputJsonTests
         read.Chunks[1].Content[0].Should().Be(entry.Chunks[1].Content[0]);
         read.Chunks[1].Content[1].Should().Be(entry.Chunks[1].Content[1]);
         read.Chunks[1].Content[2].Should().BeOfType<UnknownChunk>().Which.Data.GetRawText().Should().Be("""{"a":true}""");
+    }
+
+    [Fact]
+    public void Serialize_BlockAModelDoesNotProduce_Throws()
+    {
+        var entry = new CachedModelOutput([new ToolResultBlock("call_1", "f", "r")], null, "raw", DateTimeOffset.UnixEpoch);
+
+        var act = () => CachedModelOutputJson.Serialize(entry);
+
+        act.Should().Throw<ArgumentException>();
     }
 
     [Fact]

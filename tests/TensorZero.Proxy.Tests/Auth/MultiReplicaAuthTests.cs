@@ -24,64 +24,49 @@ public sealed class MultiReplicaAuthTests
         var config = dir.Write("tensorzero.toml", $"[gateway.auth]\nenabled = true\ncache = {{ ttl_ms = {TtlMs} }}\n\n" + TestConfigs.DummyProtocolModels);
         await using var redis = await RedisTestServer.StartAsync();
         var env = new Dictionary<string, string> { [ValkeyUrl.Variable] = redis.Url };
-        var replicas = new List<GatewayProcess>();
-        try
+        await using var replicas = await GatewayReplicas.StartAsync(3, env, config, dir, "--Logging:LogLevel:Default=Warning");
+        var (created, createdOut, _) = await GatewayProcess.RunToExitAsync(env, TimeSpan.FromSeconds(60), "--create-api-key");
+        created.Should().Be(0);
+        var key = createdOut.Single();
+
+        // Every replica accepts it, and keeps accepting it right up to the revocation (each request also fills its cache).
+        foreach (var replica in replicas.All)
         {
-            for (var i = 0; i < 3; i++)
-            {
-                replicas.Add(await GatewayProcess.StartAsync(env, "--config-file", config, "--Logging:LogLevel:Default=Warning",
-                    $"--TensorZero:Observability:DataDir={dir.PathOf($"data{i}")}"));
-            }
-            var (created, createdOut, _) = await GatewayProcess.RunToExitAsync(env, TimeSpan.FromSeconds(60), "--create-api-key");
-            created.Should().Be(0);
-            var key = createdOut.Single();
-
-            // Every replica accepts it, and keeps accepting it right up to the revocation (each request also fills its cache).
-            foreach (var replica in replicas)
-            {
-                (await ChatAsync(replica, key)).Should().Be(HttpStatusCode.OK);
-            }
-            foreach (var replica in replicas)
-            {
-                (await ChatAsync(replica, key)).Should().Be(HttpStatusCode.OK, "the key is accepted until it is disabled");
-            }
-
-            var (disabled, _, _) = await GatewayProcess.RunToExitAsync(env, TimeSpan.FromSeconds(60), "--disable-api-key", key[6..18]);
-            disabled.Should().Be(0);
-            // Measured from the moment the store took the revocation (its disabled_at, written by the command on this
-            // machine's clock), not from when the command's process exited, which is later.
-            using var valkey = new ValkeyStore(redis.Url, null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-            TensorZero.Proxy.Auth.TensorZeroApiKey.TryParse(key, out var parsed, out _);
-            var revokedAt = (await new TensorZero.Proxy.Auth.ApiKeyStore(valkey.Database).FindAsync(parsed!))!.DisabledAt!.Value;
-
-            // Poll every replica until each refuses; each refusal must come within ttl_ms (+ slack) of the revocation.
-            var refusedAfter = new TimeSpan?[replicas.Count];
-            while (refusedAfter.Any(t => t is null) && DateTimeOffset.UtcNow - revokedAt < TimeSpan.FromMilliseconds(TtlMs) + Slack + TimeSpan.FromSeconds(5))
-            {
-                for (var i = 0; i < replicas.Count; i++)
-                {
-                    if (refusedAfter[i] is null && await ChatAsync(replicas[i], key) == HttpStatusCode.Unauthorized)
-                    {
-                        refusedAfter[i] = DateTimeOffset.UtcNow - revokedAt;
-                    }
-                }
-                await Task.Delay(20);
-            }
-
-            refusedAfter.Should().AllSatisfy(t => t.Should().NotBeNull().And.BeLessThan(TimeSpan.FromMilliseconds(TtlMs) + Slack,
-                "a disabled key stops on every replica within cache.ttl_ms"));
-            // Once refused, refused for good on every replica.
-            foreach (var replica in replicas)
-            {
-                (await ChatAsync(replica, key)).Should().Be(HttpStatusCode.Unauthorized);
-            }
+            (await ChatAsync(replica, key)).Should().Be(HttpStatusCode.OK);
         }
-        finally
+        foreach (var replica in replicas.All)
         {
-            foreach (var replica in replicas)
+            (await ChatAsync(replica, key)).Should().Be(HttpStatusCode.OK, "the key is accepted until it is disabled");
+        }
+
+        var (disabled, _, _) = await GatewayProcess.RunToExitAsync(env, TimeSpan.FromSeconds(60), "--disable-api-key", key[6..18]);
+        disabled.Should().Be(0);
+        // Measured from the moment the store took the revocation (its disabled_at, written by the command on this
+        // machine's clock), not from when the command's process exited, which is later.
+        using var valkey = new ValkeyStore(redis.Url, null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        TensorZero.Proxy.Auth.TensorZeroApiKey.TryParse(key, out var parsed, out _);
+        var revokedAt = (await new TensorZero.Proxy.Auth.ApiKeyStore(valkey.Database).FindAsync(parsed!))!.DisabledAt!.Value;
+
+        // Poll every replica until each refuses; each refusal must come within ttl_ms (+ slack) of the revocation.
+        var refusedAfter = new TimeSpan?[replicas.Count];
+        while (refusedAfter.Any(t => t is null) && DateTimeOffset.UtcNow - revokedAt < TimeSpan.FromMilliseconds(TtlMs) + Slack + TimeSpan.FromSeconds(5))
+        {
+            for (var i = 0; i < replicas.Count; i++)
             {
-                await replica.DisposeAsync();
+                if (refusedAfter[i] is null && await ChatAsync(replicas[i], key) == HttpStatusCode.Unauthorized)
+                {
+                    refusedAfter[i] = DateTimeOffset.UtcNow - revokedAt;
+                }
             }
+            await Task.Delay(20);
+        }
+
+        refusedAfter.Should().AllSatisfy(t => t.Should().NotBeNull().And.BeLessThan(TimeSpan.FromMilliseconds(TtlMs) + Slack,
+            "a disabled key stops on every replica within cache.ttl_ms"));
+        // Once refused, refused for good on every replica.
+        foreach (var replica in replicas.All)
+        {
+            (await ChatAsync(replica, key)).Should().Be(HttpStatusCode.Unauthorized);
         }
     }
 

@@ -27,41 +27,26 @@ public sealed class RateLimitingReplicasTests
             always = true
             """);
         var environment = new Dictionary<string, string> { [ValkeyUrl.Variable] = redis.Url };
-        var gateways = new List<GatewayProcess>();
-        try
+        await using var gateways = await GatewayReplicas.StartAsync(3, environment, config, dir);
+        const string body = """{"model":"tensorzero::model_name::dummy","messages":[{"role":"user","content":"hi"}]}""";
+
+        // One request each first (their first inference is the slow, cold one): 3 of the 100.
+        foreach (var gateway in gateways.All)
         {
-            for (var i = 0; i < 3; i++)
-            {
-                gateways.Add(await GatewayProcess.StartAsync(environment,
-                    "--config-file", config, $"--TensorZero:Observability:DataDir={Path.Combine(dir.Root, $"data{i}")}"));
-            }
-            const string body = """{"model":"tensorzero::model_name::dummy","messages":[{"role":"user","content":"hi"}]}""";
-
-            // One request each first (their first inference is the slow, cold one): 3 of the 100.
-            foreach (var gateway in gateways)
-            {
-                using var warm = await gateway.Client.PostAsync("/openai/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
-                warm.StatusCode.Should().Be(HttpStatusCode.OK);
-            }
-
-            var answers = await Task.WhenAll(Enumerable.Range(0, 150).Select(async n =>
-            {
-                using var response = await gateways[n % 3].Client.PostAsync("/openai/v1/chat/completions",
-                    new StringContent(body, Encoding.UTF8, "application/json"));
-                return (response.StatusCode, RetryAfter: response.Headers.RetryAfter?.Delta, Gateway: n % 3);
-            }));
-
-            answers.Count(a => a.StatusCode == HttpStatusCode.OK).Should().Be(97,
-                $"statuses {string.Join(",", answers.GroupBy(a => a.StatusCode).Select(g => $"{g.Key}x{g.Count()}"))}; output: {string.Join("\n", gateways[0].Output.TakeLast(20))}; one limit of 100 per minute holds across the three replicas (3 went to the warm-up)");
-            answers.Where(a => a.StatusCode != HttpStatusCode.OK).Should().HaveCount(53)
-                .And.OnlyContain(a => a.StatusCode == HttpStatusCode.TooManyRequests && a.RetryAfter >= TimeSpan.FromSeconds(1) && a.RetryAfter <= TimeSpan.FromSeconds(60));
+            using var warm = await gateway.Client.PostAsync("/openai/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+            warm.StatusCode.Should().Be(HttpStatusCode.OK);
         }
-        finally
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 150).Select(async n =>
         {
-            foreach (var gateway in gateways)
-            {
-                await gateway.DisposeAsync();
-            }
-        }
+            using var response = await gateways[n % 3].Client.PostAsync("/openai/v1/chat/completions",
+                new StringContent(body, Encoding.UTF8, "application/json"));
+            return (response.StatusCode, RetryAfter: response.Headers.RetryAfter?.Delta, Gateway: n % 3);
+        }));
+
+        answers.Count(a => a.StatusCode == HttpStatusCode.OK).Should().Be(97,
+            $"statuses {string.Join(",", answers.GroupBy(a => a.StatusCode).Select(g => $"{g.Key}x{g.Count()}"))}; output: {string.Join("\n", gateways[0].Output.TakeLast(20))}; one limit of 100 per minute holds across the three replicas (3 went to the warm-up)");
+        answers.Where(a => a.StatusCode != HttpStatusCode.OK).Should().HaveCount(53)
+            .And.OnlyContain(a => a.StatusCode == HttpStatusCode.TooManyRequests && a.RetryAfter >= TimeSpan.FromSeconds(1) && a.RetryAfter <= TimeSpan.FromSeconds(60));
     }
 }

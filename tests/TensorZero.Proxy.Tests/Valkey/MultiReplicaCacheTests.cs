@@ -22,47 +22,31 @@ public sealed class MultiReplicaCacheTests
         await File.WriteAllTextAsync(config,
             TestConfigs.SingleProviderModel("up", "p", fake.BaseUrl) + TestConfigs.SingleVariantFunction("f", "up"));
         var environment = new Dictionary<string, string> { [ValkeyUrl.Variable] = redis.Url };
-        var replicas = new List<GatewayProcess>();
-        try
+        await using var replicas = await GatewayReplicas.StartAsync(3, environment, config, folder);
+        using (var first = await PostAsync(replicas[0], "the same question"))
         {
-            for (var i = 0; i < 3; i++)
-            {
-                replicas.Add(await GatewayProcess.StartAsync(environment, "--config-file", config,
-                    $"--TensorZero:Observability:DataDir={folder.PathOf("data" + i)}"));
-            }
-
-            using (var first = await PostAsync(replicas[0], "the same question"))
-            {
-                first.StatusCode.Should().Be(HttpStatusCode.OK);
-                first.Headers.Contains("x-tensorzero-cache").Should().BeFalse();
-            }
-            var watch = Stopwatch.StartNew();
-            while (await redis.CommandAsync("DBSIZE") != ":1")
-            {
-                watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), "the entry reaches the shared store");
-                await Task.Delay(20);
-            }
-            foreach (var replica in replicas.Skip(1))
-            {
-                using var hit = await PostAsync(replica, "the same question");
-                hit.StatusCode.Should().Be(HttpStatusCode.OK);
-                hit.Headers.GetValues("x-tensorzero-cache").Should().Equal("hit");
-                (await hit.Content.ReadAsStringAsync()).Should().Contain("answer from the provider");
-            }
-            using (var other = await PostAsync(replicas[2], "another question"))
-            {
-                other.Headers.Contains("x-tensorzero-cache").Should().BeFalse("a different request is a miss");
-            }
-
-            fake.Received.Should().HaveCount(2, "only the first question and the different one reached the provider");
+            first.StatusCode.Should().Be(HttpStatusCode.OK);
+            first.Headers.Contains("x-tensorzero-cache").Should().BeFalse();
         }
-        finally
+        var watch = Stopwatch.StartNew();
+        while (await redis.CommandAsync("DBSIZE") != ":1")
         {
-            foreach (var replica in replicas)
-            {
-                await replica.DisposeAsync();
-            }
+            watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), "the entry reaches the shared store");
+            await Task.Delay(20);
         }
+        foreach (var replica in replicas.All.Skip(1))
+        {
+            using var hit = await PostAsync(replica, "the same question");
+            hit.StatusCode.Should().Be(HttpStatusCode.OK);
+            hit.Headers.GetValues("x-tensorzero-cache").Should().Equal("hit");
+            (await hit.Content.ReadAsStringAsync()).Should().Contain("answer from the provider");
+        }
+        using (var other = await PostAsync(replicas[2], "another question"))
+        {
+            other.Headers.Contains("x-tensorzero-cache").Should().BeFalse("a different request is a miss");
+        }
+
+        fake.Received.Should().HaveCount(2, "only the first question and the different one reached the provider");
     }
 
     private static Task<HttpResponseMessage> PostAsync(GatewayProcess replica, string question) =>

@@ -31,11 +31,14 @@ internal sealed class AuthMiddleware
     private readonly GatewayPaths _paths;
     private readonly bool _allPaths;
     private readonly ILogger _logger;
+    private readonly LogInterval _unavailableLog;
 
     public AuthMiddleware(
         RequestDelegate next, GatewayRuntimeAccessor runtime, ApiKeyAuthenticator authenticator, GatewayPaths paths,
-        IOptions<TensorZeroOptions> options, ILogger<AuthMiddleware> logger)
+        IOptions<TensorZeroOptions> options, ILogger<AuthMiddleware> logger, TimeProvider time)
     {
+        // While the store is down every request fails the same way: one error per interval says it.
+        _unavailableLog = new LogInterval(time, TimeSpan.FromSeconds(10));
         _next = next;
         _runtime = runtime;
         _authenticator = authenticator;
@@ -104,7 +107,10 @@ internal sealed class AuthMiddleware
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
-            Log.AuthStoreUnavailable(_logger, key!.PublicId, context.Request.Method, context.Request.Path, ex);
+            if (_unavailableLog.TryEnter())
+            {
+                Log.AuthStoreUnavailable(_logger, key!.PublicId, context.Request.Method, context.Request.Path, ex);
+            }
             await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable,
                 MessagePrefix + "the API key store is unavailable, so the key cannot be checked; try again shortly", "server_error", "auth_store_unavailable",
                 static c => c.Response.Headers.RetryAfter = "1");

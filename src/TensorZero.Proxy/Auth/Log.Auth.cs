@@ -11,6 +11,6 @@ internal static partial class Log
     [LoggerMessage(511, LogLevel.Debug, "Request {Method} {Path} refused (401): {Reason}")]
     public static partial void AuthRefused(ILogger logger, string method, string path, string reason);
 
-    [LoggerMessage(512, LogLevel.Error, "Cannot check API key '{PublicId}': the API key store is unreachable; request {Method} {Path} answered 503")]
+    [LoggerMessage(512, LogLevel.Error, "Cannot check API key '{PublicId}': the API key store is unreachable; request {Method} {Path} answered 503 (logged at most every 10 s while it lasts)")]
     public static partial void AuthStoreUnavailable(ILogger logger, string publicId, string method, string path, Exception exception);
 }

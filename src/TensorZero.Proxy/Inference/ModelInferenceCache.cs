@@ -56,20 +56,19 @@ internal sealed class ModelInferenceCache
     /// <summary>TensorZero's default lifetime of an entry in Valkey (<c>gateway.cache.valkey.ttl_s</c>).</summary>
     public static readonly TimeSpan DefaultValkeyTtl = TimeSpan.FromHours(24);
 
-    private static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(30);
-
     private readonly ConcurrentDictionary<string, CachedModelOutput> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _order = new();
     private readonly TimeProvider _time;
     private readonly ValkeyStore _store;
     private readonly ILogger _logger;
-    private long _lastWarning = long.MinValue;
+    private readonly LogInterval _warnings;
 
     public ModelInferenceCache(TimeProvider time, ValkeyStore store, ILogger<ModelInferenceCache> logger)
     {
         _time = time;
         _store = store;
         _logger = logger;
+        _warnings = new LogInterval(time, TimeSpan.FromSeconds(30));
     }
 
     /// <summary>Entries held in this replica's memory now.</summary>
@@ -200,10 +199,7 @@ internal sealed class ModelInferenceCache
     /// <summary>One warning per interval while the store fails: the requests go on as misses.</summary>
     private void Warn(RedisException ex)
     {
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastWarning);
-        if ((last == long.MinValue || _time.GetElapsedTime(last, now) >= WarningInterval)
-            && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        if (_warnings.TryEnter())
         {
             Log.CacheStoreFailed(_logger, ex.Message);
         }

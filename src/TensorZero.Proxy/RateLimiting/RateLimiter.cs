@@ -55,14 +55,13 @@ internal sealed class RateLimiter
 {
     private readonly ValkeyStore _store;
     private readonly ILogger<RateLimiter> _logger;
-    private readonly TimeProvider _time;
-    private long _lastUnavailableLog = long.MinValue;
+    private readonly LogInterval _unavailableLog;
 
     public RateLimiter(ValkeyStore store, ILogger<RateLimiter> logger, TimeProvider time)
     {
         _store = store;
         _logger = logger;
-        _time = time;
+        _unavailableLog = new LogInterval(time, UnavailableLogInterval);
     }
 
     /// <summary>The store-unavailable warning is logged at most this often (a down store would otherwise log per request).</summary>
@@ -204,13 +203,7 @@ internal sealed class RateLimiter
 
     private void LogUnavailable(Exception ex)
     {
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastUnavailableLog);
-        if (last != long.MinValue && _time.GetElapsedTime(last, now) < UnavailableLogInterval)
-        {
-            return;
-        }
-        if (Interlocked.CompareExchange(ref _lastUnavailableLog, now, last) == last)
+        if (_unavailableLog.TryEnter())
         {
             Log.RateLimitStoreUnavailable(_logger, _store.Url is { } url ? ValkeyUrl.Redact(url) : "(not set)", Describe(ex));
         }

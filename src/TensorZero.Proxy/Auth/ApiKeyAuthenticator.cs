@@ -58,11 +58,7 @@ internal sealed class ApiKeyAuthenticator
 
     private async Task<ApiKeyVerdict> LookUpAsync(TensorZeroApiKey key, AuthSettings settings)
     {
-        if (!_store.IsConfigured)
-        {
-            // Only a reload can get here (start-up requires the store): fail closed, never let the request through.
-            throw new RedisException($"{ValkeyUrl.Variable} is not set");
-        }
+        // Without a store (only after a reload: start-up requires it) this throws like a store that is down: 503.
         var info = await new ApiKeyStore(_store.Database).FindAsync(key);
         if (settings.CacheEnabled && settings.CacheTtl > TimeSpan.Zero)
         {

@@ -105,10 +105,10 @@ internal sealed class RateLimiter
         {
             result = await RateLimitStore.ConsumeAsync(_store.Database, buckets);
         }
-        catch (Exception ex) when (ex is RedisException or InvalidOperationException)
+        catch (RedisException ex)
         {
-            // RedisException: unreachable, timed out, or the script failed; InvalidOperationException: no store is set
-            // (a reload added rules to a gateway started without TENSORZERO_VALKEY_URL).
+            // Unreachable, timed out, the script failed, or no store is set (a reload added rules to a gateway started
+            // without TENSORZERO_VALKEY_URL).
             LogUnavailable(ex);
             return new RateLimitDecision(RateLimitDecisionKind.StoreUnavailable,
                 $"The rate limiting store is unavailable, so the request was not sent (rate limits are enforced fail-closed): {Describe(ex)}");
@@ -157,7 +157,7 @@ internal sealed class RateLimiter
             {
                 await RateLimitStore.AdjustAsync(_store.Database, adjustments);
             }
-            catch (Exception ex) when (ex is RedisException or InvalidOperationException)
+            catch (RedisException ex)
             {
                 Log.RateLimitAdjustFailed(_logger, adjustments.Count, Describe(ex));
             }
@@ -210,9 +210,9 @@ internal sealed class RateLimiter
     }
 
     /// <summary>The exception's own message (the store's URL is redacted by the client's messages; no request content).</summary>
-    private static string Describe(Exception ex) => ex switch
+    private string Describe(Exception ex) => ex switch
     {
-        InvalidOperationException => $"{ValkeyUrl.Variable} is not set",
+        _ when !_store.IsConfigured => $"{ValkeyUrl.Variable} is not set",
         RedisConnectionException => "cannot connect to the store",
         RedisTimeoutException => "the store did not answer in time",
         _ => ex.Message,

@@ -43,7 +43,8 @@ internal sealed class ValkeyStore : IDisposable
     public bool IsCacheConfigured => _cache is not null;
 
     /// <summary>The primary store (keys, rate limits).</summary>
-    /// <exception cref="InvalidOperationException">No store is configured: callers check <see cref="Require"/> at start-up.</exception>
+    /// <exception cref="RedisConnectionException">No store is configured (a reload turned a feature on; start-up checks
+    /// <see cref="Require"/>): the same failure as a store that is down, so every feature fails the same way.</exception>
     public IDatabase Database => (_primary ?? throw NotConfigured()).Value.GetDatabase();
 
     /// <summary>The cache's store.</summary>
@@ -109,6 +110,6 @@ internal sealed class ValkeyStore : IDisposable
         }, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    private static InvalidOperationException NotConfigured() =>
-        new($"{ValkeyUrl.Variable} is not set; the features that need it check this at start-up");
+    private static RedisConnectionException NotConfigured() =>
+        new(ConnectionFailureType.UnableToConnect, CommandFlags.None, $"{ValkeyUrl.Variable} is not set", null, CommandStatus.Unknown);
 }

@@ -118,4 +118,32 @@ public sealed class RateLimitingAccountingTests
 
         status.Should().Be(HttpStatusCode.OK, "the reloaded rule (another window, so another bucket, full) replaced the exhausted one");
     }
+
+    [Fact]
+    public async Task Reload_AddsRulesWithoutAStore_RequestsAre503NotSentUnlimited()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Write("tensorzero.toml", TestConfigs.DummyProtocolModels);
+        await using var gateway = await TestGateway.StartWithServicesAsync("", services =>
+        {
+            services.Configure<ConfigReloadOptions>(o =>
+            {
+                o.Debounce = TimeSpan.FromMilliseconds(50);
+                o.MaxDelay = TimeSpan.FromMilliseconds(200);
+            });
+            services.PostConfigure<TensorZeroOptions>(o => o.EnvironmentVariables = _ => null);
+        }, "--config-file", path);
+        (await PostAsync(gateway, Chat("a"))).StatusCode.Should().Be(HttpStatusCode.OK, "no rules, no store needed");
+
+        File.WriteAllText(path, TestConfigs.DummyProtocolModels + "\n[[rate_limiting.rules]]\nmodel_inferences_per_hour = 100\nalways = true\n");
+        var clock = Stopwatch.StartNew();
+        HttpResponseMessage response;
+        while ((response = await PostAsync(gateway, Chat("b"))).StatusCode == HttpStatusCode.OK && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(100);
+        }
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, "rules without their store fail closed");
+        (await response.Content.ReadAsStringAsync()).Should().Contain($"{ValkeyUrl.Variable} is not set");
+    }
 }

@@ -53,6 +53,16 @@ public sealed class ValkeyStoreTests
     }
 
     [Fact]
+    public void Database_NoUrl_FailsLikeAStoreThatIsDown()
+    {
+        using var store = new ValkeyStore(null, null, NullLogger.Instance);
+
+        // A feature turned on by a reload meets the same failure as a store that is down, and fails closed the same way.
+        store.Invoking(s => s.Database).Should().Throw<RedisConnectionException>().WithMessage($"{ValkeyUrl.Variable} is not set");
+        store.Invoking(s => s.CacheDatabase).Should().Throw<RedisConnectionException>();
+    }
+
+    [Fact]
     public void Constructor_MalformedUrl_IsAStartupError()
     {
         var act = () => new ValkeyStore("ftp://h", null, NullLogger.Instance);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using TensorZero.Proxy.Functions;
 using TensorZero.Proxy.Inference;
 using TensorZero.Proxy.Routing;
 using TensorZero.Proxy.Valkey;
@@ -138,18 +139,14 @@ internal sealed class AuthMiddleware
     /// </summary>
     private Task WriteErrorAsync(HttpContext context, int status, string message, string type, string code, Action<HttpContext> setHeaders)
     {
+        // Auth runs before routing: the endpoint is told by the path.
         var path = context.Request.Path;
         var basePath = _runtime.Current.Config.Gateway.BasePath;
-        if (path.StartsWithSegments(basePath + "/inference", StringComparison.OrdinalIgnoreCase)
-            || path.StartsWithSegments(basePath + "/feedback", StringComparison.OrdinalIgnoreCase))
-        {
-            return NativeError.WriteAsync(context, status, message, setHeaders);
-        }
-        if (IsAnthropicMessages(path))
-        {
-            return AnthropicError.WriteAsync(context, status, message, setHeaders);
-        }
-        return OpenAIError.WriteAsync(context, status, message, type, code, setHeaders);
+        var endpoint = path.StartsWithSegments(basePath + "/inference", StringComparison.OrdinalIgnoreCase)
+            || path.StartsWithSegments(basePath + "/feedback", StringComparison.OrdinalIgnoreCase)
+                ? InferenceEndpoint.Native
+                : IsAnthropicMessages(path) ? InferenceEndpoint.AnthropicMessages : InferenceEndpoint.OpenAICompatible;
+        return EndpointError.WriteAsync(context, endpoint, status, message, type, code, setHeaders);
     }
 
     private bool IsAnthropicMessages(PathString path) =>

@@ -110,7 +110,7 @@ internal sealed class InferenceMiddleware
                     : AnthropicMessagesRequestReader.TryRead(body, out typedRequest, out readError);
                 if (!read)
                 {
-                    await WriteErrorAsync(context, endpoint, readError!.Status, readError.Message, "invalid_request_error", readError.Code);
+                    await EndpointError.WriteAsync(context, endpoint, readError!.Status, readError.Message, "invalid_request_error", readError.Code);
                     return;
                 }
                 // The model field as sent: TargetResolver reads the prefixed forms and plain names as chat completions' do.
@@ -132,7 +132,7 @@ internal sealed class InferenceMiddleware
         }
         if (!target.Found)
         {
-            await WriteErrorAsync(context, endpoint, target.ErrorStatus, target.ErrorMessage!, "invalid_request_error",
+            await EndpointError.WriteAsync(context, endpoint, target.ErrorStatus, target.ErrorMessage!, "invalid_request_error",
                 target.ErrorStatus == StatusCodes.Status404NotFound ? "model_not_found" : "invalid_model");
             return;
         }
@@ -149,18 +149,18 @@ internal sealed class InferenceMiddleware
         var gatewayFields = typedRequest?.GatewayFieldJson ?? request.TensorZeroFields;
         if (!GatewayFields.TryRead(gatewayFields, now, out var fields, out var fieldError))
         {
-            await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest, fieldError!, "invalid_request_error", "invalid_request");
+            await EndpointError.WriteAsync(context, endpoint, StatusCodes.Status400BadRequest, fieldError!, "invalid_request_error", "invalid_request");
             return;
         }
         if (target.Model is not null && fields.VariantName is not null)
         {
-            await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest,
+            await EndpointError.WriteAsync(context, endpoint, StatusCodes.Status400BadRequest,
                 $"'tensorzero::variant_name' pins a variant of a function, but '{request.Model}' names a model.", "invalid_request_error", "variant_pin_on_model");
             return;
         }
         if (target.Function is { } f && fields.VariantName is { } pinned && !f.Variants.ContainsKey(pinned))
         {
-            await WriteErrorAsync(context, endpoint, StatusCodes.Status404NotFound,
+            await EndpointError.WriteAsync(context, endpoint, StatusCodes.Status404NotFound,
                 $"Unknown variant '{pinned}' of function '{f.Name}' (variants: {string.Join(", ", f.Variants.Keys.Order(StringComparer.Ordinal).Select(k => $"'{k}'"))}).",
                 "invalid_request_error", "variant_not_found");
             return;
@@ -168,7 +168,7 @@ internal sealed class InferenceMiddleware
         var semantics = target.Function?.Semantics ?? FunctionSemantics.Default;
         if (typedRequest is not null && semantics.ValidateInput(typedRequest.Input) is { } invalidInput)
         {
-            await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest, invalidInput, "invalid_request_error", "invalid_input");
+            await EndpointError.WriteAsync(context, endpoint, StatusCodes.Status400BadRequest, invalidInput, "invalid_request_error", "invalid_input");
             return;
         }
 
@@ -182,7 +182,7 @@ internal sealed class InferenceMiddleware
                 out extraHeaders, out extraBody, out var extraError)
                 || (typedRequest is null && !TryCheckBodyPatches(request, attemptTargets, extraBody, out extraError)))
             {
-                await WriteErrorAsync(context, endpoint, StatusCodes.Status400BadRequest, extraError!, "invalid_request_error", "invalid_extra_parameters");
+                await EndpointError.WriteAsync(context, endpoint, StatusCodes.Status400BadRequest, extraError!, "invalid_request_error", "invalid_extra_parameters");
                 return;
             }
         }
@@ -353,20 +353,10 @@ internal sealed class InferenceMiddleware
             || body.IndexOf("\"tensorzero::template\""u8) >= 0 || body.IndexOf("\"tensorzero::raw_text\""u8) >= 0);
     }
 
-    /// <summary>An error in the shape of the endpoint the client called.</summary>
-    private static Task WriteErrorAsync(
-        HttpContext context, InferenceEndpoint endpoint, int status, string message, string type, string? code, Action<HttpContext>? setHeaders = null) =>
-        endpoint switch
-        {
-            InferenceEndpoint.Native => NativeError.WriteAsync(context, status, message, setHeaders),
-            InferenceEndpoint.AnthropicMessages => AnthropicError.WriteAsync(context, status, message, setHeaders),
-            _ => OpenAIError.WriteAsync(context, status, message, type, code, setHeaders),
-        };
-
     private static Task WritePromptErrorAsync(HttpContext context, InferenceFeature inference, string message)
     {
         inference.Outcome = InferenceOutcome.Error;
-        return WriteErrorAsync(context, inference.Typed!.Endpoint, StatusCodes.Status400BadRequest, message, "invalid_request_error", "invalid_request");
+        return EndpointError.WriteAsync(context, inference.Typed!.Endpoint, StatusCodes.Status400BadRequest, message, "invalid_request_error", "invalid_request");
     }
 
     /// <summary>One variant: its routing list, run again per its retries, all within its timeout.</summary>
@@ -465,7 +455,7 @@ internal sealed class InferenceMiddleware
             _ => "all_providers_failed",
         };
         var message = $"{failure.Summary}: {attempts}.";
-        return WriteErrorAsync(context, inference.Typed?.Endpoint ?? InferenceEndpoint.OpenAICompatible, failure.Status, message, failure.Type, code,
+        return EndpointError.WriteAsync(context, inference.Typed?.Endpoint ?? InferenceEndpoint.OpenAICompatible, failure.Status, message, failure.Type, code,
             c => InferenceHeaders.Set(c, inference, inference.AttemptCount));
     }
 
@@ -477,14 +467,14 @@ internal sealed class InferenceMiddleware
             var body = await BodyReader.ReadAsync(context.Request.Body, context.Request.ContentLength, limit, context.RequestAborted);
             if (body is null)
             {
-                await WriteErrorAsync(context, endpoint, StatusCodes.Status413PayloadTooLarge,
+                await EndpointError.WriteAsync(context, endpoint, StatusCodes.Status413PayloadTooLarge,
                     $"The request body is larger than the gateway's limit of {limit} bytes.", "invalid_request_error", "request_too_large");
             }
             return body;
         }
         catch (BadHttpRequestException ex)
         {
-            await WriteErrorAsync(context, endpoint, ex.StatusCode, "The request body could not be read: " + ex.Message, "invalid_request_error", "bad_request");
+            await EndpointError.WriteAsync(context, endpoint, ex.StatusCode, "The request body could not be read: " + ex.Message, "invalid_request_error", "bad_request");
             return null;
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or EndOfStreamException)

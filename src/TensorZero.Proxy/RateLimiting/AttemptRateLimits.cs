@@ -90,11 +90,6 @@ internal static class AttemptRateLimits
             RateLimitDecisionKind.MissingMaxTokens => ("invalid_request_error", "rate_limit_missing_max_tokens"),
             _ => ("server_error", "rate_limit_store_unavailable"),
         };
-        return (inference.Typed?.Endpoint ?? InferenceEndpoint.OpenAICompatible) switch
-        {
-            InferenceEndpoint.Native => NativeError.WriteAsync(context, status, message, Headers),
-            InferenceEndpoint.AnthropicMessages => AnthropicError.WriteAsync(context, status, message, Headers),
-            _ => OpenAIError.WriteAsync(context, status, message, type, code, Headers),
-        };
+        return EndpointError.WriteAsync(context, inference.Typed?.Endpoint ?? InferenceEndpoint.OpenAICompatible, status, message, type, code, Headers);
     }
 }
